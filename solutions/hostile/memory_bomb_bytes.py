@@ -1,0 +1,25 @@
+"""Allocate up to 12 GiB of Python bytes objects in 1 GiB steps inside cross_entropy_loss.
+
+Python raises MemoryError here, where torch raises RuntimeError, and the grader must report
+memory-limit for both.
+"""
+
+# expect: status=memory-limit
+
+import torch
+
+STEP_BYTES = 1 << 30
+MAX_STEPS = 12
+
+# The objects stay referenced here, so repeated calls never hold more than MAX_STEPS steps in total.
+_held_blocks: list[bytes] = []
+
+
+def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    while len(_held_blocks) < MAX_STEPS:
+        # Repeating a nonzero byte writes every page, unlike bytes(n), which may stay unbacked.
+        _held_blocks.append(b"\x01" * STEP_BYTES)
+
+    shifted = logits - logits.max(dim=1, keepdim=True).values
+    log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+    return -log_probs.gather(1, targets.unsqueeze(1)).mean()
