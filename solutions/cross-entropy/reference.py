@@ -1,7 +1,7 @@
 """Compute the mean cross-entropy from logits with a row-wise max shift and log-sum-exp.
 
-This is the reference solution: fully vectorized, stable for any finite logits, and
-differentiable with respect to the logits.
+It is fully vectorized, stable for any finite logits, and differentiable with respect
+to the logits.
 """
 
 # expect: full-marks
@@ -10,7 +10,7 @@ import torch
 
 
 def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Return the mean over the batch of -log_softmax(logits)[i, targets[i]].
+    """Compute the mean over the batch of -log_softmax(logits)[i, targets[i]].
 
     logits has shape (batch_size, num_classes) and targets has shape (batch_size,)
     with int64 class indices. The result is a 0-dim tensor with the logits' dtype.

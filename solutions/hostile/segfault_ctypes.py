@@ -11,7 +11,7 @@ import torch
 
 
 def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    # string_at(0) runs strlen() on a null pointer, which the kernel answers with SIGSEGV.
+    # string_at(0) calls strlen() on a null pointer, so the kernel sends SIGSEGV.
     ctypes.string_at(0)
 
     shifted = logits - logits.max(dim=1, keepdim=True).values

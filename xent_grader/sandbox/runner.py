@@ -198,11 +198,15 @@ class SubmissionProcess:
         if status in ("timeout", "output-limit", "crashed"):
             self._end_tree()
 
+    def count_leftover_processes(self) -> int:
+        """Count live processes the submission started (orphans reparent to it, a subreaper)."""
+        return len(_live_descendants(self.pid))
+
     def finish(self) -> RunEnd:
         """Ask the process to exit, end every descendant, and return what happened."""
         leftovers = 0
         if self.failure is None:
-            leftovers = len(_live_descendants(self.pid))
+            leftovers = self.count_leftover_processes()
             self.send({"op": "exit"})
             self.process.join(timeout=1.0)
         self._end_tree()

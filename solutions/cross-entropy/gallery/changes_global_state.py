@@ -1,8 +1,8 @@
-"""Compute the loss correctly, but change PyTorch's global state at import time: the random
-seed, the default dtype (to float64) and the number of CPU threads.
+"""Compute the loss correctly, but set PyTorch's random seed, default dtype (to float64) and
+number of CPU threads at import time.
 
 The loss is built only from operations on the logits, so it keeps the logits' dtype even
-though new floating-point tensors would now default to float64.
+though new floating-point tensors now default to float64.
 """
 
 # expect: full-marks

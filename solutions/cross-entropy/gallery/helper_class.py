@@ -17,8 +17,8 @@ class StableCrossEntropy:
         # Shifting by the row max keeps exp() from overflowing.
         row_max = logits.max(dim=self.class_dim, keepdim=True).values.detach()
         shifted = logits - row_max
-        log_norm = shifted.exp().sum(dim=self.class_dim, keepdim=True).log()
-        return shifted - log_norm
+        log_normalizer = shifted.exp().sum(dim=self.class_dim, keepdim=True).log()
+        return shifted - log_normalizer
 
     def select_targets(self, log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         index = targets.unsqueeze(self.class_dim)

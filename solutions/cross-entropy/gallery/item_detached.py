@@ -1,5 +1,5 @@
 """Compute the right value, then return torch.tensor(loss.item()). That tensor has no autograd
-history, and it uses the default dtype (float32) even for float64 logits.
+history, and it has the default dtype (float32 unless changed) even for float64 logits.
 """
 
 # expect: mistakes=detached-graph

@@ -9,11 +9,11 @@ import torch
 
 
 def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    x = logits.detach().cpu().numpy()
-    y = targets.detach().cpu().numpy()
+    scores = logits.detach().cpu().numpy()
+    labels = targets.detach().cpu().numpy()
 
-    shifted = x - x.max(axis=1, keepdims=True)
+    shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -log_probs[np.arange(len(y)), y].mean()
+    loss = -log_probs[np.arange(len(labels)), labels].mean()
 
     return torch.tensor(loss, dtype=logits.dtype)

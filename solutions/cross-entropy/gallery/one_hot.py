@@ -12,7 +12,7 @@ def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     num_classes = logits.shape[1]
     log_probs = F.log_softmax(logits, dim=1)
 
-    # num_classes is passed explicitly: without it F.one_hot infers max(targets) + 1,
+    # num_classes is passed explicitly because F.one_hot otherwise infers max(targets) + 1,
     # which is too narrow whenever the last class is absent from the batch.
     target_one_hot = F.one_hot(targets, num_classes=num_classes).to(log_probs.dtype)
 

@@ -1,5 +1,5 @@
 """Take softmax, add 1e-8 and then the log. The epsilon hides the underflow, but it caps each
-row's loss near -log(1e-8), about 18.4, and flattens the gradient there.
+row's loss near -log(1e-8), about 18.4, and shrinks the gradient of such a row to about 0.
 """
 
 # expect: mistakes=softmax-then-log

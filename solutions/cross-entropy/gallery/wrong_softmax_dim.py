@@ -1,5 +1,4 @@
-"""Normalize with log_softmax over dim=0, the batch, instead of over the classes.
-"""
+"""Normalize with log_softmax over dim=0, the batch, instead of over the classes."""
 
 # expect: mistakes=wrong-softmax-dim
 

@@ -1,0 +1,117 @@
+"""The smallest failing input for a diagnosed mistake, searched with Hypothesis in the live process.
+
+The problem supplies a Hypothesis strategy of small inputs (for cross-entropy: few rows and classes,
+small integers first, then the special values the mistake needs); the submission's process
+evaluates each, and Hypothesis shrinks the first failure to the simplest one that still fails. When the process is gone or the budget runs out, the
+smallest failing graded case stands in.
+"""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+from xent_grader.grading.cases import Case, CaseResult, parse_result
+from xent_grader.grading.evidence import Diagnosis
+from xent_grader.grading.results import Counterexample
+from xent_grader.problems.base import Expected, Problem, scalar_value
+from xent_grader.sandbox.runner import SubmissionProcess
+
+SEARCH_SETTINGS = settings(
+    max_examples=150,
+    database=None,
+    derandomize=True,
+    deadline=None,
+    phases=(Phase.generate, Phase.shrink),
+    suppress_health_check=list(HealthCheck),
+)
+
+
+class _BudgetSpent(Exception):
+    pass
+
+
+def search(
+    diagnosis: Diagnosis,
+    problem: Problem,
+    process: SubmissionProcess,
+    seconds: float,
+) -> tuple[Case, CaseResult] | None:
+    """Find a small failing case by running candidates in ``process``; None if none fails in time."""
+    if diagnosis.case_fails is None or not diagnosis.failing or process.failure is not None:
+        return None
+    strategy = problem.counterexample_strategy(diagnosis)
+    if strategy is None:
+        return None
+    stop_at = time.monotonic() + seconds
+    seen: dict[int, CaseResult] = {}
+
+    def fails(case: Case) -> bool:
+        if time.monotonic() > stop_at or process.failure is not None:
+            raise _BudgetSpent
+        result = run_case(process, case)
+        if result is None:
+            raise _BudgetSpent
+        failed = diagnosis.case_fails(result, problem.expected(case))
+        if failed:
+            seen[id(case)] = result
+        return failed
+
+    try:
+        case = find(strategy, fails, settings=SEARCH_SETTINGS)
+    except (_BudgetSpent, NoSuchExample, Unsatisfiable):
+        return None
+    result = run_case(process, case)
+    return (case, result) if result is not None else None
+
+
+def run_case(process: SubmissionProcess, case: Case) -> CaseResult | None:
+    if not process.send(case.request(), dict(case.tensors)):
+        return None
+    frame = process.next_frame()
+    if frame is None or frame.header.get("event") != "result":
+        return None
+    return parse_result(case, frame)
+
+
+def smallest_failing(diagnosis: Diagnosis) -> CaseResult | None:
+    if not diagnosis.failing:
+        return None
+    return min(diagnosis.failing, key=lambda r: sum(t.numel() for t in r.case.tensors.values()))
+
+
+def format_counterexample(case: Case, result: CaseResult, expected: Expected, function_name: str) -> Counterexample:
+    lines = ["import torch"]
+    for name in case.args:
+        if isinstance(name, str) and name in case.code:
+            lines.append(f"{name} = {case.code[name]}")
+    arguments = ", ".join(str(name) for name in case.args)
+    lines.append(f"loss = {function_name}({arguments})")
+    return Counterexample(code="\n".join(lines), expected=_expected_text(expected), got=_got_text(result))
+
+
+def _expected_text(expected: Expected) -> str:
+    value = expected.value
+    return repr(value.item()) if value.numel() == 1 else str(value)
+
+
+def _got_text(result: CaseResult) -> str:
+    if result.error is not None:
+        return f"raised {result.error.type}: {result.error.message[:200]}"
+    value = scalar_value(result)
+    if result.kind != "tensor":
+        described = result.type_name or result.kind
+        shown = f" {value.item()!r}" if value is not None else ""
+        return f"{described}{shown}"
+    if value is None:
+        return f"a tensor of shape {result.shape}"
+    extras = []
+    if result.shape != ():
+        extras.append(f"shape {result.shape}")
+    if result.dtype and result.dtype != str(result.case.tensors["logits"].dtype).removeprefix("torch."):
+        extras.append(f"dtype {result.dtype}")
+    if result.case.grad and not result.requires_grad:
+        extras.append("requires_grad=False")
+    return repr(value.item()) + (f" ({', '.join(extras)})" if extras else "")

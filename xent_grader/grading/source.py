@@ -1,0 +1,91 @@
+"""Reading a submission's file on the grader's side: size, encoding, syntax and banned names.
+
+The file is only parsed here, never executed. The name scan is the static half of the from-scratch
+check; the run-time trace in the submission's process is the other half.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_SOURCE_BYTES = 1024 * 1024
+
+
+class SourceError(Exception):
+    """A file that cannot be graded, with the status it gets."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Finding:
+    line: int
+    text: str
+
+
+def read_source(path: Path) -> str:
+    """Return the file's text, or raise SourceError for a file that is too large or not UTF-8."""
+    size = path.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        raise SourceError(
+            "load-error",
+            f"{path.name} is {size / 1024 / 1024:.1f} MiB; the limit is {MAX_SOURCE_BYTES // 1024 // 1024} MiB. "
+            "Submit only the Python source of your solution.",
+        )
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise SourceError("syntax-error", f"{path.name} contains NUL bytes, so it is not a Python source file.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise SourceError(
+            "syntax-error",
+            f"{path.name} is not valid UTF-8 (byte 0x{data[error.start]:02x} on line {line}). Save the file as UTF-8.",
+        ) from None
+
+
+def parse_source(source: str, filename: str) -> ast.Module:
+    try:
+        return ast.parse(source, filename=filename)
+    except SyntaxError as error:
+        where = f"line {error.lineno}" if error.lineno else "an unknown line"
+        text = (error.text or "").strip()
+        shown = f": {text}" if text else ""
+        raise SourceError("syntax-error", f"{error.msg} on {where}{shown}") from None
+    except (RecursionError, MemoryError, ValueError) as error:
+        raise SourceError("syntax-error", f"the file could not be parsed ({type(error).__name__})") from None
+
+
+def defined_functions(tree: ast.Module) -> list[str]:
+    return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def find_banned_names(tree: ast.Module, banned: frozenset[str]) -> list[Finding]:
+    """Find uses of banned names: attributes, plain names, imports, and string constants naming them."""
+    findings = []
+    for node in ast.walk(tree):
+        name = None
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+        elif isinstance(node, ast.Name):
+            name = node.id
+        elif isinstance(node, ast.alias):
+            name = node.name.rsplit(".", 1)[-1]
+            if node.name.split(".")[0] == "xent_grader":
+                findings.append(Finding(getattr(node, "lineno", 0), f"imports the grader module {node.name}"))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            module = getattr(node, "module", None) or ""
+            if module.split(".")[0] == "xent_grader":
+                findings.append(Finding(node.lineno, f"imports from the grader module {module}"))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in banned:
+            findings.append(Finding(node.lineno, f'names "{node.value}" in a string'))
+        if name in banned:
+            findings.append(Finding(getattr(node, "lineno", 0), f"uses {name}"))
+    unique = {(finding.line, finding.text): finding for finding in findings}
+    return sorted(unique.values(), key=lambda finding: finding.line)
