@@ -27,6 +27,7 @@ class Case:
     grad: tuple[str, ...] = ()
     code: dict[str, str] = field(default_factory=dict)
     measure_memory: bool = False
+    repeat: int = 0  # further untimed-by-autograd calls to time, for the advisory performance note
     tags: frozenset[str] = frozenset()
 
     def request(self) -> dict:
@@ -40,6 +41,7 @@ class Case:
             "kwargs": {key: encode_argument(value) for key, value in self.kwargs.items()},
             "grad": list(self.grad),
             "measure_memory": self.measure_memory,
+            "repeat": self.repeat,
         }
 
 
@@ -75,6 +77,7 @@ class CaseResult:
     call_count: int = 0
     threads_started: int = 0
     peak_memory_bytes: int | None = None
+    timings: list[float] = field(default_factory=list)
 
     @property
     def returned(self) -> bool:
@@ -107,6 +110,9 @@ def parse_result(case: Case, frame: codec.Frame) -> CaseResult:
     result.functions = Counter({_text(k, 200): v for k, v in functions.items() if type(v) is int})
     result.call_count = trace.get("call_count") if type(trace.get("call_count")) is int else 0
     result.threads_started = header.get("threads_started") if type(header.get("threads_started")) is int else 0
+    timings = header.get("timings")
+    if isinstance(timings, list):
+        result.timings = [t for t in timings[:50] if type(t) is float and t >= 0.0]
     for name in case.tensors:
         after = frame.tensors.get(f"after:{name}")
         if after is not None:

@@ -68,12 +68,22 @@ def search(
 
 
 def run_case(process: SubmissionProcess, case: Case) -> CaseResult | None:
+    """Run one case in the submission's process; None once the process has failed."""
     if not process.send(case.request(), dict(case.tensors)):
         return None
     frame = process.next_frame()
-    if frame is None or frame.header.get("event") != "result":
+    baseline = None
+    if frame is not None and frame.header.get("event") == "armed" and case.measure_memory:
+        baseline = process.reset_peak_memory()
+        process.send({"op": "go"})
+        frame = process.next_frame()
+    if frame is None or frame.header.get("event") != "result" or frame.header.get("id") != case.id:
         return None
-    return parse_result(case, frame)
+    result = parse_result(case, frame)
+    if baseline is not None:
+        peak = process.peak_memory_bytes()
+        result.peak_memory_bytes = None if peak is None else max(0, peak - baseline)
+    return result
 
 
 def smallest_failing(diagnosis: Diagnosis) -> CaseResult | None:

@@ -58,20 +58,20 @@ def grade_file(path: Path, options: GradeOptions) -> Report:
     return _with_duration(report, started)
 
 
-def _choose_problem(options: GradeOptions, functions: list[str]) -> Problem:
+def _choose_problem(options: GradeOptions, functions: dict[str, tuple[str, ...]]) -> Problem:
     if options.problem:
         return problem_by_id(options.problem)
     if options.function:
-        return problem_by_function(options.function) or problem_by_id("cross-entropy")
-    for name in functions:
-        problem = problem_by_function(name)
+        return problem_by_function(options.function, functions.get(options.function, ())) or problem_by_id("cross-entropy")
+    for name, parameters in functions.items():
+        problem = problem_by_function(name, parameters)
         if problem is not None:
             return problem
     known = [p.function_name for p in all_problems()]
     close = sorted({match for name in functions for match in difflib.get_close_matches(name, known, n=1, cutoff=0.6)})
     suggestion = f" Did you mean {' or '.join(close)}?" if close else ""
     expected = problem_by_id("cross-entropy").function_name
-    defined = ", ".join(functions[:8]) or "no functions"
+    defined = ", ".join(list(functions)[:8]) or "no functions"
     raise SourceError(
         "missing-function",
         f"The file defines {defined}, but no function this grader knows (such as {expected}).{suggestion} "

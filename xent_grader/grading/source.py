@@ -62,8 +62,15 @@ def parse_source(source: str, filename: str) -> ast.Module:
         raise SourceError("syntax-error", f"the file could not be parsed ({type(error).__name__})") from None
 
 
-def defined_functions(tree: ast.Module) -> list[str]:
-    return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+def defined_functions(tree: ast.Module) -> dict[str, tuple[str, ...]]:
+    """Map each top-level function's name to its parameter names."""
+    functions = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+            functions[node.name] = tuple(argument.arg for argument in every)
+    return functions
 
 
 def find_banned_names(tree: ast.Module, banned: frozenset[str]) -> list[Finding]:

@@ -42,6 +42,7 @@ class Problem:
     id: str = ""
     title: str = ""
     function_name: str = ""
+    parameters: tuple[str, ...] = ()  # the function's parameter names, to tell problems with one name apart
     checks: tuple[CheckSpec, ...] = ()
     banned_functions: frozenset[str] = frozenset()
     strict_banned_functions: frozenset[str] = frozenset()

@@ -102,6 +102,7 @@ class CrossEntropyProblem(Problem):
     id = "cross-entropy"
     title = "Cross-entropy loss from logits"
     function_name = "cross_entropy_loss"
+    parameters = ("logits", "targets")
     checks = CHECKS
     banned_functions = BUILTIN_LOSSES
     strict_banned_functions = STRICT_EXTRAS

@@ -198,6 +198,22 @@ class SubmissionProcess:
         if status in ("timeout", "output-limit", "crashed"):
             self._end_tree()
 
+    def reset_peak_memory(self) -> int | None:
+        """Reset the process's peak resident set size (VmHWM) and return its current one, in bytes.
+
+        The grader reads /proc itself, so the submission cannot report its own memory use. Linux
+        resets VmHWM to VmRSS when "5" is written to /proc/PID/clear_refs.
+        """
+        try:
+            with open(f"/proc/{self.pid}/clear_refs", "w") as clear_refs:
+                clear_refs.write("5")
+        except OSError:
+            return None
+        return _status_bytes(self.pid, "VmRSS")
+
+    def peak_memory_bytes(self) -> int | None:
+        return _status_bytes(self.pid, "VmHWM")
+
     def count_leftover_processes(self) -> int:
         """Count live processes the submission started (orphans reparent to it, a subreaper)."""
         return len(_live_descendants(self.pid))
@@ -243,6 +259,17 @@ class SubmissionProcess:
         with _active_lock:
             _active_pids.discard(self.pid)
             _end_forkserver_orphans()
+
+
+def _status_bytes(pid: int, field_name: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _write_all(fd: int, data: bytes, deadline: float) -> None:
