@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from xent_grader.sandbox import runner
+from xent_grader.sandbox.forkserver import start_forkserver
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def forkserver():
-    runner.start_forkserver()
+    start_forkserver()
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Raise a custom BaseException subclass while the module is being imported.
 
-The grader must report a load error, because an exception outside the Exception hierarchy
-escapes `except Exception` and could otherwise end the grader's own process.
+The grader must report a load error, because an exception outside the Exception
+hierarchy escapes `except Exception` and could otherwise end the grader's own process.
 """
 
 # expect: status=load-error

@@ -1,8 +1,8 @@
-"""Reach the built-in loss through importlib.import_module and names assembled at run time, so
-neither the module nor the function is spelled anywhere in this file.
+"""Reach the built-in loss through importlib.import_module and names assembled at run
+time, so neither the module nor the function is spelled anywhere in this file.
 
-A scan of the source finds nothing, so the grader must detect the call while the function runs
-and report the built-in loss.
+A scan of the source finds nothing, so the grader must detect the call while the
+function runs and report the built-in loss.
 """
 
 # expect: mistakes=uses-builtin-loss
@@ -11,7 +11,8 @@ import importlib
 
 import torch
 
-# The module and function names of the built-in loss, reversed so that no text search finds them.
+# The module and function names of the built-in loss, reversed so that no text search
+# finds them.
 MODULE_NAME = "lanoitcnuf.nn.hcrot"[::-1]
 FUNCTION_NAME = "yportne_ssorc"[::-1]
 

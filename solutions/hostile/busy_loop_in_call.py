@@ -14,8 +14,8 @@ MAX_ITERATIONS = 10**12
 
 
 def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    # The iteration count is finite, and the deadline check ends the loop after BUSY_SECONDS
-    # even if nothing stops the process from outside.
+    # The iteration count is finite, and the deadline check ends the loop after
+    # BUSY_SECONDS even if nothing stops the process from outside.
     deadline = time.monotonic() + BUSY_SECONDS
     for _ in range(MAX_ITERATIONS):
         if time.monotonic() >= deadline:

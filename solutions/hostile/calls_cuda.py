@@ -1,7 +1,8 @@
-"""Move the inputs to the GPU with .cuda() inside cross_entropy_loss, on a machine without CUDA.
+"""Move the inputs to the GPU with .cuda() inside cross_entropy_loss, on a machine
+without CUDA.
 
-The grader must report the error that .cuda() raises (an AssertionError on the CPU-only torch 2.13
-build) as an error raised by the function.
+The grader must report the error that .cuda() raises (an AssertionError on the CPU-only
+torch 2.13 build) as an error raised by the function.
 """
 
 # expect: mistakes=raises-error

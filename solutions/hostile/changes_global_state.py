@@ -1,8 +1,9 @@
-"""Change torch's global state inside cross_entropy_loss (default dtype float64, random seed 123,
-one intra-op thread) and otherwise compute the correct loss in the logits' dtype.
+"""Change torch's global state inside cross_entropy_loss (default dtype float64, random
+seed 123, one intra-op thread) and otherwise compute the correct loss in the logits'
+dtype.
 
-The grader must compute its expected values with explicit dtypes and its own generator, in its own
-process, so these changes cost nothing.
+The grader must compute its expected values with explicit dtypes and its own generator,
+in its own process, so these changes cost nothing.
 """
 
 # expect: full-marks
@@ -18,5 +19,6 @@ def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     shifted = logits - logits.max(dim=1, keepdim=True).values
     log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
     loss = -log_probs.gather(1, targets.unsqueeze(1)).mean()
-    # Only new tensors built from Python numbers follow the default dtype, so this is a no-op.
+    # Only new tensors built from Python numbers follow the default dtype, so this is a
+    # no-op.
     return loss.to(logits.dtype)

@@ -1,8 +1,8 @@
 """Write a file of up to 512 MB into the working directory in 1 MB chunks inside
 cross_entropy_loss, and delete it afterwards.
 
-The grader's file-size limit must make a write fail with OSError (EFBIG), which the grader reports
-as an error raised by the function.
+The grader's file-size limit must make a write fail with OSError (EFBIG), which the
+grader reports as an error raised by the function.
 """
 
 # expect: mistakes=raises-error
@@ -15,7 +15,8 @@ CHUNK = b"\x01" * 1_000_000  # 1 MB
 MAX_CHUNKS = 512
 FILE_NAME = "disk_fill.bin"
 
-# Chunks written so far by this process, so repeated calls never write more than MAX_CHUNKS.
+# Chunks written so far by this process, so repeated calls never write more than
+# MAX_CHUNKS.
 _written_chunks = 0
 
 

@@ -1,6 +1,8 @@
-"""Ignore SIGTERM and SIGINT at import, then sleep for 60 seconds inside cross_entropy_loss.
+"""Ignore SIGTERM and SIGINT at import, then sleep for 60 seconds inside
+cross_entropy_loss.
 
-The grader must follow SIGTERM with SIGKILL, which cannot be ignored, and report a timeout.
+The grader must follow SIGTERM with SIGKILL, which cannot be ignored, and report a
+timeout.
 """
 
 # expect: status=timeout

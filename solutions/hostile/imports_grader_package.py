@@ -1,8 +1,8 @@
-"""Import the grader's own package, look for a reference loss function in it and call that, or
-call F.cross_entropy when none is found.
+"""Import the grader's own package, look for a reference loss function in it and call
+that, or call F.cross_entropy when none is found.
 
-The grader must keep its reference out of the submission's process, and must report the use of a
-built-in loss however the submission reached it.
+The grader must keep its reference out of the submission's process, and must report the
+use of a built-in loss however the submission reached it.
 """
 
 # expect: mistakes=uses-builtin-loss
@@ -13,7 +13,8 @@ import sys
 import torch
 import torch.nn.functional as F
 
-# Places where a grader might keep its reference. Modules that fail to import are skipped.
+# Places where a grader might keep its reference. Modules that fail to import are
+# skipped.
 GUESSED_MODULES = (
     "xent_grader",
     "xent_grader.reference",
@@ -44,7 +45,7 @@ def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     for function in _find_reference_functions():
         try:
             result = function(logits, targets)
-        except Exception:  # noqa: BLE001 - a candidate with another signature is skipped
+        except Exception:  # noqa: BLE001 - skip a function with another signature
             continue
         if isinstance(result, torch.Tensor) and result.dim() == 0:
             return result.to(logits.dtype)

@@ -5,7 +5,7 @@ The grader must report a load error that names the missing module.
 
 # expect: status=load-error
 
-import not_a_real_package_xyz  # noqa: F401 - the failing import is the point of this file
+import not_a_real_package_xyz  # noqa: F401 - this import is meant to fail
 import torch
 
 

@@ -1,7 +1,7 @@
 """Read a line from stdin with input() while the module is being imported.
 
-The grader must give the submission a closed stdin, so input() raises EOFError at once and the
-grader reports a load error instead of waiting.
+The grader must give the submission a closed stdin, so input() raises EOFError at once
+and the grader reports a load error instead of waiting.
 """
 
 # expect: status=load-error
@@ -20,11 +20,14 @@ def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return -log_probs.gather(1, targets.unsqueeze(1)).mean()
 
 
-# An open terminal or pipe would make input() block forever, so wait for data or end of file
-# for at most STDIN_WAIT_SECONDS first. /dev/null and closed pipes are ready at once.
+# An open terminal or pipe would make input() block forever, so wait for data or end of
+# file for at most STDIN_WAIT_SECONDS first. /dev/null, and a pipe whose writer has
+# closed, are ready at once.
 if sys.stdin is not None:
     ready, _, _ = select.select([sys.stdin], [], [], STDIN_WAIT_SECONDS)
     if not ready:
-        raise TimeoutError(f"stdin had no data and no end of file after {STDIN_WAIT_SECONDS} s")
+        raise TimeoutError(
+            f"timed out after {STDIN_WAIT_SECONDS} s waiting for a line on stdin"
+        )
 
 line = input()

@@ -1,8 +1,9 @@
-"""Start a child Python process that sleeps for 60 seconds and is never waited for, then return
-the correct loss.
+"""Start a child Python process that sleeps for 60 seconds and is never waited for, then
+return the correct loss.
 
-The child still runs, with the submission's stdout and stderr, after the call returns. The grader
-must report the leftover process, end it, and not wait for it to close those pipes.
+The child still runs, with the submission's stdout and stderr, after the call returns.
+The grader must report the leftover process, end it, and not wait for it to close those
+pipes.
 """
 
 # expect: mistakes=leaves-processes
@@ -14,8 +15,8 @@ import torch
 
 CHILD_CODE = "import time; time.sleep(60)"
 
-# Only the first call starts a child. Keeping the Popen object alive also stops it from warning,
-# when it is garbage collected, that the child is still running.
+# Only the first call starts a child. Keeping the Popen object alive also stops it from
+# warning, when it is garbage collected, that the child is still running.
 _children: list[subprocess.Popen] = []
 
 

@@ -1,9 +1,9 @@
-"""Start a daemon the classic way: a child in a new session (setsid) forks a grandchild that
-sleeps for 60 seconds, and the child exits at once. Then return the correct loss.
+"""Start a daemon the classic way: a child in a new session (setsid) forks a grandchild
+that sleeps for 60 seconds, and the child exits at once. Then return the correct loss.
 
-The grandchild is in another session, outside the submission's process group, and its parent has
-exited, so without a child subreaper it reparents to init. The grader must still find it, report it
-and end it.
+The grandchild is in another session, outside the submission's process group, and its
+parent has exited, so without a child subreaper it reparents to init. The grader must
+still find it, report it and end it.
 """
 
 # expect: mistakes=leaves-processes

@@ -1,7 +1,7 @@
 """Start a non-daemon thread that sleeps for 60 seconds, then return the correct loss.
 
-The thread is still running after the call returns and would keep a normal interpreter exit
-waiting, so the grader must report it and must not wait for it.
+The thread is still running after the call returns and would keep a normal interpreter
+exit waiting, so the grader must report it and must not wait for it.
 """
 
 # expect: mistakes=leaves-processes
@@ -19,7 +19,9 @@ _threads: list[threading.Thread] = []
 
 def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     if not _threads:
-        thread = threading.Thread(target=time.sleep, args=(THREAD_SECONDS,), daemon=False)
+        thread = threading.Thread(
+            target=time.sleep, args=(THREAD_SECONDS,), daemon=False
+        )
         thread.start()
         _threads.append(thread)
 

@@ -1,8 +1,8 @@
-"""Hold a string literal saved in Latin-1, whose byte 0xE9 is not valid UTF-8, in a file with no
-encoding declaration.
+"""Hold a string literal saved in Latin-1, whose byte 0xE9 is not valid UTF-8, in a
+file with no encoding declaration.
 
-Python reads source as UTF-8 by default, so the file does not compile. The grader must report a
-syntax error and must not fail while reading the file itself.
+Python reads source as UTF-8 by default, so the file does not compile. The grader must
+report a syntax error and must not fail while reading the file itself.
 """
 
 # expect: status=syntax-error

@@ -1,7 +1,7 @@
 """Call os._exit(0) while the module is being imported, which ends the process at once.
 
-The grader must report the run as crashed, because the process exited with status 0 before it
-returned any result.
+The grader must report the run as crashed, because the process exited with status 0
+before it returned any result.
 """
 
 # expect: status=crashed

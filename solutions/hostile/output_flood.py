@@ -1,4 +1,5 @@
-"""Print 300 MB to stdout and stderr inside cross_entropy_loss, then return the correct loss.
+"""Print 300 MB to stdout and stderr inside cross_entropy_loss, then return the correct
+loss.
 
 The grader must cap the captured output, stop the run and report output-limit.
 """
@@ -12,7 +13,8 @@ import torch
 CHUNK = "x" * 999_999 + "\n"  # 1 MB
 MAX_CHUNKS = 300
 
-# Chunks printed so far by this process, so repeated calls never print more than MAX_CHUNKS.
+# Chunks printed so far by this process, so repeated calls never print more than
+# MAX_CHUNKS.
 _printed_chunks = 0
 
 

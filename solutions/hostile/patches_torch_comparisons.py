@@ -1,5 +1,5 @@
-"""Replace F.cross_entropy, torch.allclose, torch.isclose and torch.testing.assert_close at import
-with versions that report a zero loss or a match, and return a loss of zero.
+"""Replace F.cross_entropy, torch.allclose, torch.isclose and torch.testing.assert_close
+at import with versions that report a zero loss or a match, and return a loss of zero.
 
 The grader must compute the expected loss and compare it in its own process, where these
 replacements do not exist.
@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 
-def _zero_loss(logits: torch.Tensor, targets: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+def _zero_loss(
+    logits: torch.Tensor, targets: torch.Tensor, *args, **kwargs
+) -> torch.Tensor:
     return logits.new_zeros(())
 
 
@@ -20,7 +22,9 @@ def _report_all_close(actual, expected, *args, **kwargs) -> bool:
 
 
 def _report_elementwise_close(actual, expected, *args, **kwargs) -> torch.Tensor:
-    shape = torch.broadcast_shapes(torch.as_tensor(actual).shape, torch.as_tensor(expected).shape)
+    actual_shape = torch.as_tensor(actual).shape
+    expected_shape = torch.as_tensor(expected).shape
+    shape = torch.broadcast_shapes(actual_shape, expected_shape)
     return torch.ones(shape, dtype=torch.bool)
 
 

@@ -1,8 +1,8 @@
-"""Return an object that converts to the correct loss with float() and claims to equal anything,
-but is not a tensor.
+"""Return an object that converts to the correct loss with float() and claims to equal
+anything, but is not a tensor.
 
-The grader must check the type of the result, not its float() value or its == operator, and report
-that it is not a tensor.
+The grader must check the type of the result, not its float() value or its == operator,
+and report that it is not a tensor.
 """
 
 # expect: mistakes=not-a-tensor
@@ -11,7 +11,7 @@ import torch
 
 
 class FloatLike:
-    """Number stand-in whose conversions and comparisons report the stored loss as right."""
+    """Number stand-in that reports the stored loss through float() and ==."""
 
     def __init__(self, value: float) -> None:
         self._value = value

@@ -1,8 +1,8 @@
-"""Return a torch.Tensor subclass whose data is zero but whose comparisons, subtraction, item(),
-float() and repr() report the correct loss.
+"""Return a torch.Tensor subclass whose data is zero but whose comparisons, subtraction,
+item(), float() and repr() report the correct loss.
 
-The grader must reject any type other than a plain torch.Tensor and read the raw numbers, not
-call methods on the object it receives.
+The grader must reject any type other than a plain torch.Tensor and read the raw
+numbers, not call methods on the object it receives.
 """
 
 # expect: mistakes=not-a-tensor
@@ -32,7 +32,8 @@ class AlwaysRightTensor(torch.Tensor):
             return torch.zeros(())
 
         result = super().__torch_function__(func, types, args, kwargs or {})
-        # Conversions such as .double() or .to() return new instances, which keep the claim.
+        # Conversions such as .double() or .to() return new instances, which keep the
+        # claim.
         if isinstance(result, cls):
             for arg in args:
                 if isinstance(arg, cls):

@@ -1,4 +1,5 @@
-"""Read memory at address 0 through ctypes inside cross_entropy_loss, which raises SIGSEGV.
+"""Read memory at address 0 through ctypes inside cross_entropy_loss, which raises
+SIGSEGV.
 
 The grader must report the run as crashed by a signal and keep grading other files.
 """

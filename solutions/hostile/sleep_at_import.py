@@ -1,6 +1,8 @@
-"""Sleep for 60 seconds while the module is being imported, then define a correct function.
+"""Sleep for 60 seconds while the module is being imported, then define a correct
+function.
 
-The grader's time limit must cover loading as well as calls, so it must report a timeout.
+The grader's time limit must cover loading as well as calls, so it must report a
+timeout.
 """
 
 # expect: status=timeout

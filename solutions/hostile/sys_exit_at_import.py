@@ -1,7 +1,8 @@
-"""Call sys.exit(0) while the module is being imported, after a correct function is defined.
+"""Call sys.exit(0) while the module is being imported, after a correct function is
+defined.
 
-The grader must report a load error and must not score the half-imported module, because exit
-status 0 is not a result.
+The grader must report a load error and must not score the half-imported module, because
+exit status 0 is not a result.
 """
 
 # expect: status=load-error

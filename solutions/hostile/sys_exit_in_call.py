@@ -1,6 +1,7 @@
 """Call sys.exit(0) inside cross_entropy_loss, which raises SystemExit in the caller.
 
-The grader must catch SystemExit like any other exception and report that the function raised.
+The grader must catch SystemExit like any other exception and report that the function
+raised.
 """
 
 # expect: mistakes=raises-error

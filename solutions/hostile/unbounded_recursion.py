@@ -1,7 +1,8 @@
-"""Recurse without a base case inside cross_entropy_loss until Python raises RecursionError.
+"""Recurse without a base case inside cross_entropy_loss until Python raises
+RecursionError.
 
-The grader must report that the function raised, because the interpreter's recursion limit
-(1000 frames by default) turns the runaway recursion into an exception.
+The grader must report that the function raised, because the interpreter's recursion
+limit (1000 frames by default) turns the runaway recursion into an exception.
 """
 
 # expect: mistakes=raises-error

@@ -1,8 +1,8 @@
-"""Write a Gradescope-style results.json with a score of 100 into the working directory and next
-to this file, and return a loss of zero.
+"""Write a Gradescope-style results.json with a score of 100 into the working directory
+and next to this file, and return a loss of zero.
 
-The grader must ignore files the submission writes, and write its own results only after the
-submission's process and all its descendants have ended.
+The grader must ignore files the submission writes, and write its own results only after
+the submission's process and all its descendants have ended.
 """
 
 # expect: mistakes=wrong-value

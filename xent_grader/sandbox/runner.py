@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import importlib.machinery
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import selectors
 import signal
@@ -19,49 +16,16 @@ import psutil
 
 from xent_grader.sandbox import codec
 from xent_grader.sandbox.harness import Job, run_submission
-from xent_grader.sandbox.limits import scrubbed_environment
+from xent_grader.sandbox.forkserver import context as _context
+from xent_grader.sandbox.forkserver import main_module_not_rerun as _main_module_not_rerun
+from xent_grader.sandbox.forkserver import start_forkserver  # noqa: F401 - part of this module's API
 
 MAX_RESULT_TENSOR_BYTES = 1 << 30
 DISPLAYED_OUTPUT_BYTES = 16 * 1024
 
-_context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload(["xent_grader.sandbox.zygote"])
 _active_pids: set[int] = set()
 _active_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _main_module_not_rerun():
-    """Keep multiprocessing from re-running the grader's ``__main__`` in each submission's process.
-
-    Without a module spec, multiprocessing re-executes the main script in every child, which would
-    load the whole grader there. It skips modules named ``*.__main__``, so one is set while starting.
-    """
-    main = sys.modules["__main__"]
-    saved = getattr(main, "__spec__", None)
-    main.__spec__ = importlib.machinery.ModuleSpec("xent_grader.__main__", None)
-    try:
-        yield
-    finally:
-        main.__spec__ = saved
-
-
-def start_forkserver() -> None:
-    """Start the forkserver now, with a scrubbed environment, so it preloads torch in the background.
-
-    The forkserver's environment is what every submission's process starts from, and
-    ``/proc/<pid>/environ`` keeps it, so secrets in the grader's environment never reach it.
-    """
-    saved = dict(os.environ)
-    try:
-        os.environ.clear()
-        os.environ.update(scrubbed_environment(home="/nonexistent"))
-        os.environ["PYTHONSAFEPATH"] = "1"
-        with _main_module_not_rerun():
-            multiprocessing.forkserver.ensure_running()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+_running: set[SubmissionProcess] = set()
 
 
 @dataclass
@@ -111,6 +75,7 @@ class SubmissionProcess:
         with _active_lock, _main_module_not_rerun():
             self.process.start()
             _active_pids.add(self.process.pid)
+            _running.add(self)
         for end in (request_reader, result_writer, output_writer):
             end.close()
         self.deadline = time.monotonic() + self.job.limits.timeout
@@ -192,6 +157,10 @@ class SubmissionProcess:
         else:
             self._fail("crashed", f"exited with code {code} before returning all results")
 
+    def stop(self, status: str, reason: str) -> None:
+        self._fail(status, reason)
+        self._end_tree()
+
     def _fail(self, status: str, reason: str) -> None:
         if self.failure is None:
             self.failure = RunFailure(status, reason)
@@ -258,6 +227,7 @@ class SubmissionProcess:
         self.process.join(timeout=2.0)
         with _active_lock:
             _active_pids.discard(self.pid)
+            _running.discard(self)
             _end_forkserver_orphans()
 
 
@@ -270,6 +240,14 @@ def _status_bytes(pid: int, field_name: str) -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def end_all_submissions() -> None:
+    """End every running submission's process tree, for example after Ctrl-C."""
+    with _active_lock:
+        running = list(_running)
+    for process in running:
+        process.stop("interrupted", "was stopped because grading was interrupted")
 
 
 def _write_all(fd: int, data: bytes, deadline: float) -> None:

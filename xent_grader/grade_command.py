@@ -1,0 +1,215 @@
+"""The grade command: check the request, grade one file or many, render, write files, pick the exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from xent_grader import batch, practice
+from xent_grader.grading.grade import GradeOptions, grade_file, new_seed
+from xent_grader.grading.results import Report
+from xent_grader.problems.registry import UnknownProblem, problem_by_id
+from xent_grader.render import json_report, platforms
+from xent_grader.render.console import render_report, verdict_line
+from xent_grader.sandbox.limits import Limits
+
+EXIT_PASSED, EXIT_BELOW, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@dataclass
+class GradeRequest:
+    paths: list[Path]
+    problem: str | None
+    function: str | None
+    output_format: str
+    output: Path | None
+    csv_path: Path | None
+    jobs: int
+    seed: int | None
+    cases: Path | None
+    strict: bool
+    timeout: float
+    memory_limit: int
+    fail_under: float | None
+    watch: bool
+    protections: bool
+    debug: bool
+
+
+class UsageError(Exception):
+    pass
+
+
+def run_grade(request: GradeRequest, out: Console, err: Console) -> int:
+    try:
+        options, files = _prepare(request)
+    except UsageError as error:
+        err.print(Text(f"error: {error}"))
+        return EXIT_USAGE
+    try:
+        if request.watch:
+            return _watch(files, options, request, out, err)
+        if len(files) == 1 and not request.paths[0].is_dir():
+            return _grade_one(files[0], options, request, out, err)
+        return _grade_many(files, options, request, out, err)
+    except Exception as error:  # noqa: BLE001 - the one boundary that turns grader faults into a message
+        if request.debug:
+            traceback.print_exc()
+        err.print(Text(f"error: the grader failed ({type(error).__name__}: {error}). Rerun with --debug for details."))
+        return EXIT_USAGE
+
+
+def _prepare(request: GradeRequest) -> tuple[GradeOptions, list[Path]]:
+    missing = [str(path) for path in request.paths if not path.exists()]
+    if missing:
+        raise UsageError(f"file not found: {', '.join(missing)}. Check the path, or run `xent-grade --help`.")
+    if request.problem is not None:
+        try:
+            problem_by_id(request.problem)
+        except UnknownProblem as error:
+            raise UsageError(str(error)) from None
+    if request.timeout <= 0 or request.memory_limit <= 0:
+        raise UsageError(f"--timeout ({request.timeout}) and --memory-limit ({request.memory_limit}) must be positive.")
+    if request.output_format == "gradescope" and len(request.paths) > 1:
+        raise UsageError("--format gradescope writes one results.json for one submission; pass a single file.")
+    files = batch.collect_files(request.paths)
+    if not files:
+        raise UsageError(f"no .py files found in {', '.join(map(str, request.paths))}.")
+    options = GradeOptions(
+        problem=request.problem,
+        function=request.function,
+        seed=request.seed if request.seed is not None else new_seed(),
+        strict=request.strict,
+        limits=Limits(timeout=request.timeout, memory_mb=request.memory_limit),
+        extra_cases=_read_cases(request.cases),
+    )
+    return options, files
+
+
+def _read_cases(path: Path | None) -> tuple[dict, ...]:
+    if path is None:
+        return ()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read the cases file {path}: {error}.") from None
+    if not isinstance(data, list) or not all(isinstance(case, dict) and {"logits", "targets"} <= case.keys() for case in data):
+        raise UsageError(f"{path} must hold a JSON list of objects with \"logits\" and \"targets\" (see the README).")
+    return tuple(data)
+
+
+def _threshold(request: GradeRequest, report: Report) -> float:
+    return report.max_score if request.fail_under is None else request.fail_under
+
+
+def _exit_code(request: GradeRequest, reports: list[Report]) -> int:
+    below = [r for r in reports if r.score < _threshold(request, r) or (request.fail_under is None and not r.full_marks)]
+    return EXIT_BELOW if below else EXIT_PASSED
+
+
+def _emit(text: str, request: GradeRequest, out: Console) -> None:
+    if request.output is not None:
+        platforms.write_atomically(request.output, text if text.endswith("\n") else text + "\n")
+    else:
+        out.file.write(text if text.endswith("\n") else text + "\n")
+        out.file.flush()
+
+
+def _grade_one(path: Path, options: GradeOptions, request: GradeRequest, out: Console, err: Console) -> int:
+    err.print(Text(f"grading {path} (seed {options.seed}) ...", style="dim"))
+    report = grade_file(path, options)
+    _render_single(report, request, out)
+    if request.csv_path is not None:
+        platforms.write_atomically(request.csv_path, platforms.grade_sheet_csv([report]))
+    return _exit_code(request, [report])
+
+
+def _render_single(report: Report, request: GradeRequest, out: Console) -> None:
+    kind = request.output_format
+    if kind == "json":
+        _emit(json_report.single_report_json(report), request, out)
+    elif kind == "gradescope":
+        _emit(platforms.gradescope_json(report), request, out)
+    elif kind == "junit":
+        _emit(platforms.junit_xml([report]), request, out)
+    elif kind == "prairielearn":
+        _emit(json.dumps(platforms.prairielearn_results(report), indent=2), request, out)
+    elif request.output is not None:
+        with open(request.output, "w", encoding="utf-8") as file:
+            render_report(report, Console(file=file, width=100, no_color=True), request.protections)
+    else:
+        render_report(report, out, request.protections)
+
+
+def _grade_many(files: list[Path], options: GradeOptions, request: GradeRequest, out: Console, err: Console) -> int:
+    jobs = request.jobs or os.cpu_count() or 1
+    columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
+    interrupted = False
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("", total=len(files))
+
+        def advance(report: Report) -> None:
+            progress.update(task, advance=1, description=Path(report.path).name)
+
+        try:
+            reports = batch.grade_files(files, options, jobs, on_done=advance)
+        except batch.BatchInterrupted as stop:
+            reports, interrupted = stop.reports, True
+    if interrupted:
+        err.print(Text(f"interrupted: keeping the {len(reports)} of {len(files)} files graded so far.", style="yellow"))
+    _render_batch(reports, options, request, out)
+    if request.csv_path is not None:
+        platforms.write_atomically(request.csv_path, platforms.grade_sheet_csv(reports))
+    return EXIT_INTERRUPTED if interrupted else _exit_code(request, reports)
+
+
+def _render_batch(reports: list[Report], options: GradeOptions, request: GradeRequest, out: Console) -> None:
+    summary = batch.summarize(reports)
+    summary["seed"] = options.seed
+    if request.output_format in ("json", "prairielearn"):
+        _emit(json_report.batch_json(reports, summary), request, out)
+        return
+    if request.output_format == "junit":
+        _emit(platforms.junit_xml(reports), request, out)
+        return
+    console = out if request.output is None else Console(file=open(request.output, "w", encoding="utf-8"), width=120)
+    table = Table(show_edge=False)
+    for column in ("file", "score", "status", "mistakes"):
+        table.add_column(column)
+    for report in reports:
+        table.add_row(report.path, f"{report.score:g}/{report.max_score:g}", report.status, ", ".join(m.id for m in report.mistakes))
+    console.print(table)
+    console.print(Text(f"\n{summary['full_marks']} of {summary['files']} files got full marks; mean score {summary['mean_score']}.", style="bold"))
+    if summary["mistakes"]:
+        console.print(Text("Mistakes across the class:", style="bold"))
+        for mistake_id, count in summary["mistakes"].items():
+            console.print(Text(f"  {mistake_id}: {count} of {summary['files']}"))
+    console.print(Text(f"seed {options.seed} (rerun with --seed {options.seed})", style="dim"))
+
+
+def _watch(files: list[Path], options: GradeOptions, request: GradeRequest, out: Console, err: Console) -> int:
+    if len(files) != 1:
+        raise UsageError("--watch takes exactly one file.")
+
+    def grade_once() -> None:
+        report = grade_file(files[0], options)
+        out.rule()
+        render_report(report, out, request.protections)
+        err.print(Text("watching for changes (Ctrl-C to stop) ...", style="dim"))
+
+    try:
+        practice.watch(files[0], grade_once)
+    except KeyboardInterrupt:
+        return EXIT_PASSED
+    return EXIT_PASSED
+
+
+__all__ = ["GradeRequest", "run_grade", "verdict_line"]
