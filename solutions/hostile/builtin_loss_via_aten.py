@@ -10,6 +10,5 @@ import torch
 
 
 def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    # The defaults match F.cross_entropy: no class weights, mean reduction, ignore_index
-    # -100.
+    # Its defaults match F.cross_entropy: no weights, mean reduction, ignore_index -100.
     return torch.ops.aten.cross_entropy_loss(logits, targets)

@@ -11,8 +11,7 @@ import importlib
 
 import torch
 
-# The module and function names of the built-in loss, reversed so that no text search
-# finds them.
+# The built-in loss's module and function names, reversed so no text search finds them.
 MODULE_NAME = "lanoitcnuf.nn.hcrot"[::-1]
 FUNCTION_NAME = "yportne_ssorc"[::-1]
 

@@ -19,6 +19,6 @@ def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     shifted = logits - logits.max(dim=1, keepdim=True).values
     log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
     loss = -log_probs.gather(1, targets.unsqueeze(1)).mean()
-    # Only new tensors built from Python numbers follow the default dtype, so this is a
-    # no-op.
+    # The default dtype affects only tensors built from Python numbers, so the loss
+    # already has the logits' dtype and this cast only guards it.
     return loss.to(logits.dtype)

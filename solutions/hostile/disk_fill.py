@@ -15,8 +15,7 @@ CHUNK = b"\x01" * 1_000_000  # 1 MB
 MAX_CHUNKS = 512
 FILE_NAME = "disk_fill.bin"
 
-# Chunks written so far by this process, so repeated calls never write more than
-# MAX_CHUNKS.
+# Chunks written so far by this process, so it never writes more than MAX_CHUNKS.
 _written_chunks = 0
 
 

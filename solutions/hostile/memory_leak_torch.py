@@ -13,8 +13,7 @@ import torch
 STEP_BYTES = 1 << 30
 MAX_STEPS = 12
 
-# Tensors stay referenced here, so repeated calls never hold more than MAX_STEPS steps
-# in total.
+# Tensors stay referenced here, so the process never holds more than MAX_STEPS steps.
 _held_tensors: list[torch.Tensor] = []
 
 

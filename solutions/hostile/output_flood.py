@@ -13,8 +13,7 @@ import torch
 CHUNK = "x" * 999_999 + "\n"  # 1 MB
 MAX_CHUNKS = 300
 
-# Chunks printed so far by this process, so repeated calls never print more than
-# MAX_CHUNKS.
+# Chunks printed so far by this process, so it never prints more than MAX_CHUNKS.
 _printed_chunks = 0
 
 

@@ -32,8 +32,7 @@ class AlwaysRightTensor(torch.Tensor):
             return torch.zeros(())
 
         result = super().__torch_function__(func, types, args, kwargs or {})
-        # Conversions such as .double() or .to() return new instances, which keep the
-        # claim.
+        # New instances made by .double(), .to() and the like keep the claim.
         if isinstance(result, cls):
             for arg in args:
                 if isinstance(arg, cls):

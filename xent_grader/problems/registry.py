@@ -11,6 +11,8 @@ from xent_grader.problems.base import Problem
 # "module:class" of each problem, in the order `xent-grade problems` lists them.
 PROBLEM_CLASSES = (
     "xent_grader.problems.cross_entropy:CrossEntropyProblem",
+    "xent_grader.problems.label_smoothing:LabelSmoothingProblem",
+    "xent_grader.problems.linear_cross_entropy:LinearCrossEntropyProblem",
 )
 
 

@@ -9,6 +9,7 @@ numbers in it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import sys
@@ -26,6 +27,9 @@ from xent_grader.sandbox.trace import CallTrace
 
 PR_SET_CHILD_SUBREAPER = 36
 MAX_MESSAGE_CHARS = 2000
+# Exit codes of this process when the harness itself cannot go on; the grader maps them to statuses.
+EXIT_OUT_OF_MEMORY = 86
+EXIT_HARNESS_FAILED = 87
 
 
 @dataclass(frozen=True)
@@ -253,14 +257,28 @@ def run_submission(job: Job, requests, results, output) -> None:
     failed_limits = _isolate(job, (read_fd, write_fd), output.fileno())
     sys.meta_path.insert(0, _GraderImportBlocker())
     channel = Channel(read_fd, write_fd)
-    channel.send({"event": "ready", "failed_limits": failed_limits})
+    code = 0
+    try:
+        channel.send({"event": "ready", "failed_limits": failed_limits})
+        _serve(job, channel)
+    except MemoryError:
+        # The submission holds on to memory, so even the harness's own work fails.
+        code = EXIT_OUT_OF_MEMORY
+    except BaseException as error:  # noqa: BLE001 - report and exit instead of a traceback in the output
+        code = EXIT_HARNESS_FAILED
+        with contextlib.suppress(BaseException):
+            os.write(2, f"\nthe grader's harness failed: {type(error).__name__}\n".encode())
+    with contextlib.suppress(BaseException):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    # Skip interpreter shutdown: atexit handlers and threads of the submission must not run on.
+    os._exit(code)
+
+
+def _serve(job: Job, channel: Channel) -> None:
     function = _load(job, channel)
     while function is not None:
         request = channel.receive()
         if request is None or request.header.get("op") != "call":
             break
         _call(function, request, job, channel)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Skip interpreter shutdown: atexit handlers and threads of the submission must not run on.
-    os._exit(0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from xent_grader.sandbox import codec
-from xent_grader.sandbox.harness import Job, run_submission
+from xent_grader.sandbox.harness import EXIT_HARNESS_FAILED, EXIT_OUT_OF_MEMORY, Job, run_submission
 from xent_grader.sandbox.forkserver import context as _context
 from xent_grader.sandbox.forkserver import main_module_not_rerun as _main_module_not_rerun
 from xent_grader.sandbox.forkserver import start_forkserver  # noqa: F401 - part of this module's API
@@ -149,6 +149,10 @@ class SubmissionProcess:
         code = self.process.exitcode
         if code is None:
             self._fail("crashed", "closed its result channel without exiting")
+        elif code == EXIT_OUT_OF_MEMORY:
+            self._fail("memory-limit", f"ran out of memory (limit {self.job.limits.memory_mb} MiB)")
+        elif code == EXIT_HARNESS_FAILED:
+            self._fail("crashed", "broke the grader's harness in its process (see what it printed)")
         elif code < 0 and -code == signal.SIGKILL and not self.killed_by_grader:
             self._fail("memory-limit", "was killed by SIGKILL, most likely by the kernel's out-of-memory killer")
         elif code < 0:

@@ -1,0 +1,429 @@
+"""The label-smoothing problem: mean cross-entropy against a smoothed target distribution.
+
+The expected value is ``F.cross_entropy(logits, targets, label_smoothing=eps)``, whose target keeps
+``1 - eps`` on the target class and spreads ``eps`` evenly over all ``num_classes`` classes.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+
+from xent_grader.grading import evidence
+from xent_grader.grading.cases import Case, CaseResult
+from xent_grader.grading.compare import values_close
+from xent_grader.grading.evidence import Diagnosis
+from xent_grader.grading.results import CheckResult, Mistake
+from xent_grader.problems.base import (
+    CheckSpec,
+    Expected,
+    GradingContext,
+    Problem,
+    gradient_error,
+    inputs_mutated,
+    scalar_value,
+    score_check,
+    tolerance_for,
+    value_matches,
+)
+from xent_grader.problems.cross_entropy import BUILTIN_LOSSES, HYPOTHESIS_TOLERANCE, STRICT_EXTRAS
+from xent_grader.problems.cross_entropy import HINTS as CROSS_ENTROPY_HINTS
+from xent_grader.problems.cross_entropy import TITLES as CROSS_ENTROPY_TITLES
+from xent_grader.problems.label_smoothing_cases import (
+    label_smoothing_cases,
+    performance_case,
+    smoothed_logits_cases,
+    smoothing_of,
+)
+
+CHECKS = (
+    CheckSpec("parity", "Matches F.cross_entropy with label_smoothing on random cases", 20, partial=True),
+    CheckSpec("smoothing", "label_smoothing > 0 changes the loss as the formula gives", 15, partial=True),
+    CheckSpec("stability", "Finite and right for extreme logits", 15, partial=True),
+    CheckSpec("batch-mean", "Averages over the batch", 10, partial=True),
+    CheckSpec("output", "Returns a 0-dim tensor of the logits' dtype and device", 10, partial=False),
+    CheckSpec("gradient", "loss.backward() gives the right gradient", 10, partial=True),
+    CheckSpec("inputs-untouched", "Leaves the inputs unchanged", 5, partial=False),
+    CheckSpec("from-scratch", "Uses no built-in loss", 15, partial=False),
+)
+
+Formula = Callable[[Case, torch.Tensor], "torch.Tensor | None"]
+
+
+def _log_probs(case: Case, dim: int = 1) -> torch.Tensor:
+    return torch.log_softmax(case.tensors["logits"].double(), dim=dim)
+
+
+def _target_log_probs(case: Case, log_probs: torch.Tensor) -> torch.Tensor:
+    targets = case.tensors["targets"]
+    return log_probs[torch.arange(targets.numel()), targets]
+
+
+def smoothed_loss(case: Case, log_probs: torch.Tensor, target_log_probs: torch.Tensor) -> torch.Tensor:
+    """Mix the mean of -target_log_probs and the mean of -log_probs with weights 1 - eps and eps."""
+    eps = smoothing_of(case)
+    return -((1 - eps) * target_log_probs.mean() + eps * log_probs.mean(dim=1).mean())
+
+
+def over_other_classes(case: Case, truth: torch.Tensor) -> torch.Tensor | None:
+    """Return the loss whose target gets 1 - eps and each other class eps / (num_classes - 1).
+
+    It equals the truth when eps is 0 or when a row's target logit equals the mean of its other
+    logits (a row of equal logits, say); with one class it is undefined, so None.
+    """
+    log_probs = _log_probs(case)
+    num_classes = log_probs.shape[1]
+    if num_classes < 2:
+        return None
+    target = _target_log_probs(case, log_probs)
+    others = (log_probs.sum(dim=1) - target) / (num_classes - 1)
+    eps = smoothing_of(case)
+    return -((1 - eps) * target + eps * others).mean()
+
+
+def _ignores_smoothing(case: Case, truth: torch.Tensor) -> torch.Tensor:
+    return -_target_log_probs(case, _log_probs(case)).mean()
+
+
+def _wrong_softmax_dim(case: Case, truth: torch.Tensor) -> torch.Tensor:
+    log_probs = _log_probs(case, dim=0)
+    return smoothed_loss(case, log_probs, _target_log_probs(case, log_probs))
+
+
+def _block_indexing(case: Case, truth: torch.Tensor) -> torch.Tensor:
+    log_probs = _log_probs(case)
+    return smoothed_loss(case, log_probs, log_probs[:, case.tensors["targets"]])
+
+
+def _ignores_targets(case: Case, truth: torch.Tensor) -> torch.Tensor:
+    log_probs = _log_probs(case)
+    return smoothed_loss(case, log_probs, log_probs)
+
+
+# Each wrong formula a submission may have implemented, computed stably in float64, with the
+# mistake id it shows and what the submission's loss matched, in words.
+VALUE_HYPOTHESES: dict[str, tuple[str, Formula, str]] = {
+    "over-other-classes": (
+        "smoothing-over-other-classes",
+        over_other_classes,
+        "the loss whose target keeps 1 - eps and whose other classes get eps / (num_classes - 1) each",
+    ),
+    "ignored": ("smoothing-ignored", _ignores_smoothing, "the plain cross-entropy, as if label_smoothing were 0"),
+    "negation": ("missing-negation", lambda case, truth: -truth, "exactly -1 x the expected value"),
+    "sum": (
+        "sum-instead-of-mean",
+        lambda case, truth: truth * case.tensors["targets"].numel(),
+        "batch_size x the expected value",
+    ),
+    "classes": (
+        "mean-over-classes",
+        lambda case, truth: truth / case.tensors["logits"].shape[1],
+        "the expected value divided by num_classes",
+    ),
+    "softmax-dim": ("wrong-softmax-dim", _wrong_softmax_dim, "the loss with the softmax taken over dim=0 (the batch)"),
+    "block": ("wrong-target-indexing", _block_indexing, "the loss with log_probs[:, targets], an N x N block"),
+    "all-classes": ("wrong-target-indexing", _ignores_targets, "the loss with every class treated as a target"),
+}
+
+TITLES = {
+    **CROSS_ENTROPY_TITLES,
+    "smoothing-over-other-classes": "eps spread over the other classes only",
+    "smoothing-ignored": "label_smoothing has no effect",
+    "wrong-value": "Values differ from F.cross_entropy with label_smoothing",
+}
+
+HINTS = {
+    **CROSS_ENTROPY_HINTS,
+    "smoothing-over-other-classes": "PyTorch spreads eps over all num_classes classes, the target included, so "
+    "the target gets 1 - eps + eps / num_classes. The smoothing term is the mean of -log_probs over the whole row.",
+    "smoothing-ignored": "With eps > 0 the target distribution is a mixture: 1 - eps of the one-hot target and eps "
+    "of the uniform distribution. Cross-entropy is linear in the target, so mix the two losses.",
+    "softmax-then-log": "With eps > 0 every class's log-probability enters the loss, so one probability that "
+    "underflows to 0 makes the loss inf (and 0 x log 0 is nan). Compute log-probabilities directly: "
+    "x - logsumexp(x).",
+    "wrong-gradient": "Some step hides part of the computation from autograd (a .detach(), .data, or a custom "
+    "backward). The gradient of the mean loss w.r.t. the logits is (softmax - q) / batch_size, with q the smoothed "
+    "target.",
+    "wrong-value": "Compare your function with F.cross_entropy(logits, targets, label_smoothing=eps) on the "
+    "counterexample below, term by term.",
+}
+
+# Mistake ids that account for wrong loss values, so no wrong-value is added beside them.
+EXPLAINS_VALUES = frozenset(
+    {public_id for public_id, _, _ in VALUE_HYPOTHESES.values()}
+    | {"softmax-then-log", "no-max-shift", "not-scalar", "not-a-tensor"}
+)
+
+
+class LabelSmoothingProblem(Problem):
+    id = "label-smoothing"
+    title = "Cross-entropy with label smoothing"
+    function_name = "cross_entropy_loss"
+    parameters = ("logits", "targets", "label_smoothing")
+    checks = CHECKS
+    banned_functions = BUILTIN_LOSSES
+    strict_banned_functions = STRICT_EXTRAS
+
+    def make_cases(self, seed: int, extra_cases: list[dict]) -> list[Case]:
+        return label_smoothing_cases(seed, extra_cases)
+
+    def expected(self, case: Case) -> Expected:
+        logits = case.tensors["logits"].to(torch.float64, copy=True).requires_grad_(True)
+        loss = F.cross_entropy(logits, case.tensors["targets"], label_smoothing=smoothing_of(case))
+        (grad,) = torch.autograd.grad(loss, logits)
+        return Expected(value=loss.detach(), grads={"logits": grad})
+
+    def performance_case(self, seed: int) -> Case:
+        return performance_case(0, (seed % 1_000_000) * 1000)
+
+    def reference_timing(self, case: Case) -> float:
+        """Time F.cross_entropy on ``case`` in one thread, as the submission runs; median of 5, in seconds."""
+        logits, targets = case.tensors["logits"], case.tensors["targets"]
+        eps = smoothing_of(case)
+        return _median_seconds(lambda: F.cross_entropy(logits, targets, label_smoothing=eps))
+
+    # Checks
+
+    def _value_ok(self, result: CaseResult, expected: dict[int, Expected]) -> bool:
+        return value_matches(result, expected[result.case.id], tolerance_for(result.case, "logits"))
+
+    def _magnitude_ok(self, result: CaseResult, expected: dict[int, Expected]) -> bool:
+        got = scalar_value(result)
+        if got is None:
+            return False
+        truth = expected[result.case.id].value
+        return values_close(got.abs(), truth.abs(), tolerance_for(result.case, "logits"))
+
+    def _gradient_ok(self, result: CaseResult, expected: dict[int, Expected]) -> bool:
+        error = gradient_error(result, expected[result.case.id], "logits")
+        return error is not None and error <= evidence.gradient_limit(result, "logits")
+
+    def score_checks(self, results, expected, context) -> list[CheckResult]:
+        specs = {spec.id: spec for spec in CHECKS}
+        returned = any(r.returned for r in results)
+
+        def count(check_id: str, cases: list[CaseResult], passes, noun: str) -> CheckResult:
+            passed = sum(bool(passes(r)) for r in cases)
+            return score_check(specs[check_id], passed, len(cases), f"{passed} of {len(cases)} {noun}")
+
+        def in_check(check_id: str) -> list[CaseResult]:
+            return [r for r in results if r.case.check == check_id]
+
+        def value_ok(result: CaseResult) -> bool:
+            return self._value_ok(result, expected)
+
+        checks = [
+            count("parity", in_check("parity"), value_ok, "cases match"),
+            count("smoothing", in_check("smoothing"), value_ok, "cases with eps > 0 match"),
+            count("stability", in_check("stability"), value_ok, "cases match"),
+            count("batch-mean", in_check("batch-mean"), lambda r: self._magnitude_ok(r, expected), "batch sizes match"),
+            _output_check(specs["output"], results, context),
+            count("gradient", [r for r in results if r.case.grad], lambda r: self._gradient_ok(r, expected),
+                  "gradients match"),
+        ]
+        ran = [r for r in results if r.ran]
+        untouched = sum(not inputs_mutated(r) for r in ran)
+        message = f"{untouched} of {len(ran)} calls left the inputs unchanged"
+        checks.append(score_check(specs["inputs-untouched"], untouched, len(ran), message, required=returned))
+        banned = self.banned(context.strict)
+        uses = any(name in banned for r in results for name in r.functions) or bool(context.source_findings)
+        message = "a built-in loss was found" if uses else "no built-in loss found"
+        checks.append(score_check(specs["from-scratch"], int(not uses), 1, message, required=returned))
+        return checks
+
+    # Diagnosis
+
+    def diagnose(self, results, expected, context) -> list[Diagnosis]:
+        fitted = self._value_diagnoses(results, expected)
+        formula = VALUE_HYPOTHESES[fitted[0][0]][1] if fitted else _truth
+        found = [
+            evidence.raises_error(results),
+            evidence.not_a_tensor(results),
+            evidence.not_scalar(results),
+            evidence.dtype_mismatch(results, "logits"),
+            evidence.detached_graph(results),
+            evidence.mutates_inputs(results),
+            evidence.uses_builtin_loss(results, self.banned(context.strict), list(context.source_findings)),
+            evidence.leaves_processes(results, context.leftover_processes),
+            *(diagnosis for _, diagnosis in fitted),
+            *self._stability_diagnoses(results, expected, formula),
+        ]
+        found = [d for d in found if d is not None]
+        moderate = [r for r in results if "moderate" in r.case.tags]
+        gradient = evidence.wrong_gradient(moderate, expected, "logits", lambda r: self._value_ok(r, expected))
+        if gradient and not any(d.mistake.id == "detached-graph" for d in found):
+            gradient.mistake = replace(gradient.mistake, hint=HINTS["wrong-gradient"])
+            found.append(gradient)
+        advisory = evidence.not_vectorized(results, "logits")
+        if advisory is not None:
+            found.append(advisory)
+        value_checks = ("parity", "smoothing", "stability")
+        failures = [
+            r for r in results if r.case.check in value_checks and r.returned and not self._value_ok(r, expected)
+        ]
+        if failures and not any(d.mistake.id in EXPLAINS_VALUES for d in found):
+            found.append(self._wrong_value(failures, expected))
+        return found
+
+    def _value_diagnoses(self, results, expected) -> list[tuple[str, Diagnosis]]:
+        """Test every wrong formula on the moderate cases; return (formula key, Diagnosis) for each that fits."""
+        comparable = [r for r in results if "moderate" in r.case.tags and scalar_value(r) is not None]
+        found = []
+        for key, (mistake_id, formula, observation) in VALUE_HYPOTHESES.items():
+            differing = formula_fit(formula, comparable, expected)
+            if differing is None or len(differing) < 2 or any(d.mistake.id == mistake_id for _, d in found):
+                continue
+            example = differing[0]
+            truth = expected[example.case.id].value
+            evidence_text = (
+                f"On all {len(comparable)} cases with moderate logits your loss equals {observation} "
+                f"({len(differing)} of them tell this apart from the right answer). For example, for "
+                f"{example.case.label}, F.cross_entropy gives {truth.item():.6g}, that formula gives "
+                f"{formula(example.case, truth).item():.6g} and your loss was {scalar_value(example).item():.6g}."
+            )
+            mistake = Mistake(mistake_id, TITLES[mistake_id], evidence_text, HINTS[mistake_id])
+            failing = [r for r in comparable if not self._value_ok(r, expected)]
+            found.append((key, Diagnosis(mistake, failing, self._returned_value_fails)))
+        return found
+
+    def _value_fails(self, result: CaseResult, expected_case: Expected) -> bool:
+        return not value_matches(result, expected_case, tolerance_for(result.case, "logits"))
+
+    def _returned_value_fails(self, result: CaseResult, expected_case: Expected) -> bool:
+        """A returned value that differs; an exception (one class with eps / (C - 1), say) is another mistake."""
+        return result.returned and self._value_fails(result, expected_case)
+
+    def _stability_diagnoses(self, results, expected, formula: Formula) -> list[Diagnosis]:
+        """Diagnose no-max-shift and softmax-then-log on the cases built to tell them apart.
+
+        ``formula`` is the value the moderate cases follow (the truth, or a diagnosed wrong formula),
+        so that, say, spreading eps over the other classes is not also reported as an underflow.
+        """
+        found = []
+        extreme = [
+            r for r in results
+            if r.case.tags & {"overflow", "underflow-all"} and "class-underflow" not in r.case.tags
+            and scalar_value(r) is not None
+        ]
+        non_finite = [r for r in extreme if not torch.isfinite(scalar_value(r))]
+        if non_finite:
+            example = non_finite[0]
+            evidence_text = (
+                f"Your loss was {scalar_value(example).item()} for {example.case.label}, where F.cross_entropy "
+                f"gives {expected[example.case.id].value.item():.6g} ({len(non_finite)} of {len(extreme)} cases "
+                "whose logits overflow or underflow exp were not finite)."
+            )
+            mistake = Mistake("no-max-shift", TITLES["no-max-shift"], evidence_text, HINTS["no-max-shift"])
+            found.append(Diagnosis(mistake, non_finite, _non_finite, search_values=(100.0, -100.0, 1000.0, -1000.0)))
+        underflow = [
+            r for r in results
+            if "class-underflow" in r.case.tags and not r.case.tags & {"overflow", "underflow-all"}
+            and scalar_value(r) is not None
+        ]
+        low = [r for r in underflow if not _follows(formula, r, expected)]
+        if low:
+            example = low[0]
+            got = scalar_value(example)
+            shown = f"{got.item():.6g}" if torch.isfinite(got) else f"{got.item()} (not finite)"
+            evidence_text = (
+                f"Where a class's probability underflows ({example.case.label}) F.cross_entropy gives "
+                f"{expected[example.case.id].value.item():.6g}, but your loss was {shown} "
+                f"({len(low)} of {len(underflow)} such cases), while moderate logits give the expected values."
+            )
+            mistake = Mistake("softmax-then-log", TITLES["softmax-then-log"], evidence_text, HINTS["softmax-then-log"])
+            found.append(Diagnosis(mistake, low, self._value_fails, search_values=(-200.0, -800.0, -100.0, 50.0)))
+        return found
+
+    def _wrong_value(self, failures: list[CaseResult], expected) -> Diagnosis:
+        example = failures[0]
+        got = scalar_value(example)
+        shown = "a result that is not a single number" if got is None else f"{got.item():.8g}"
+        evidence_text = (
+            f"{len(failures)} cases differ from F.cross_entropy in a way that matches none of the known "
+            f"mistakes; for example {example.case.label}: expected "
+            f"{expected[example.case.id].value.item():.8g}, got {shown}."
+        )
+        mistake = Mistake("wrong-value", TITLES["wrong-value"], evidence_text, HINTS["wrong-value"])
+        return Diagnosis(mistake, failures, self._value_fails)
+
+    def counterexample_strategy(self, diagnosis: Diagnosis):
+        dtype = diagnosis.failing[0].case.tensors["logits"].dtype
+        return smoothed_logits_cases(dtype, diagnosis.search_values)
+
+
+def formula_fit(formula: Formula, results: list[CaseResult], expected) -> list[CaseResult] | None:
+    """Return the cases where ``formula`` differs from the truth if every output follows it, else None.
+
+    Cases where the formula is undefined (it returns None) are skipped.
+    """
+    differing = []
+    for result in results:
+        truth = expected[result.case.id].value
+        predicted = formula(result.case, truth)
+        if predicted is None:
+            continue
+        if not values_close(scalar_value(result), predicted, HYPOTHESIS_TOLERANCE):
+            return None
+        if not values_close(predicted, truth, HYPOTHESIS_TOLERANCE):
+            differing.append(result)
+    return differing
+
+
+def _follows(formula: Formula, result: CaseResult, expected) -> bool:
+    truth = expected[result.case.id].value
+    predicted = formula(result.case, truth)
+    return values_close(scalar_value(result), truth if predicted is None else predicted, HYPOTHESIS_TOLERANCE)
+
+
+def _output_check(spec: CheckSpec, results: list[CaseResult], context: GradingContext) -> CheckResult:
+    returned = [r for r in results if r.returned]
+    problems = []
+    if any(r.kind != "tensor" for r in returned):
+        problems.append("not a plain torch.Tensor")
+    if any(r.shape not in (None, ()) for r in returned):
+        problems.append("not 0-dim")
+    if any(r.kind == "tensor" and r.dtype != _dtype_name(r.case) for r in returned):
+        problems.append("dtype differs from the logits'")
+    if any(r.kind == "tensor" and r.device not in (None, "cpu") for r in returned):
+        problems.append("device differs from the logits'")
+    if context.leftover_processes or any(r.threads_started for r in returned):
+        problems.append("processes or threads left running")
+    message = "; ".join(problems) if problems else "0-dim tensor of the right dtype and device"
+    return score_check(spec, int(not problems), 1, message, required=bool(returned))
+
+
+def _dtype_name(case: Case) -> str:
+    return str(case.tensors["logits"].dtype).removeprefix("torch.")
+
+
+def _median_seconds(call: Callable[[], object], repeat: int = 5) -> float:
+    """Time ``call`` ``repeat`` times without autograd in one thread; return the median in seconds.
+
+    The submission's process runs with torch.set_num_threads(1), so the reference does too.
+    """
+    threads = torch.get_num_threads()
+    timings = []
+    try:
+        torch.set_num_threads(1)
+        with torch.no_grad():
+            for _ in range(repeat):
+                started = time.perf_counter()
+                call()
+                timings.append(time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(threads)
+    return statistics.median(timings)
+
+
+def _truth(case: Case, truth: torch.Tensor) -> torch.Tensor:
+    return truth
+
+
+def _non_finite(result: CaseResult, expected_case: Expected) -> bool:
+    got = scalar_value(result)
+    return got is not None and not bool(torch.isfinite(got))

@@ -1,0 +1,148 @@
+"""The graded cases of the label-smoothing problem: cross-entropy cases plus a label_smoothing value."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from hypothesis import strategies as st
+
+from xent_grader.grading.cases import Case
+from xent_grader.problems.cross_entropy_cases import (
+    BATCH_SIZES,
+    literal_case,
+    logits_cases,
+    numerical_tags,
+    random_case,
+)
+
+# (batch size, class count, scale, label_smoothing). None leaves the argument out, so the default of
+# 0.0 applies. One class makes every loss 0 whatever eps is; eps = 1 leaves only the uniform term.
+PARITY_SHAPES = (
+    (1, 1, 1.0, 0.3),
+    (1, 2, 1.0, 0.1),
+    (1, 10, 3.0, 0.0),
+    (4, 10, 1.0, 0.1),
+    (10, 10, 2.0, 0.3),
+    (16, 2, 1.0, 1.0),
+    (3, 7, 4.0, 0.1),
+    (7, 3, 1.0, 0.0),
+    (32, 100, 1.0, 0.1),
+    (2, 32000, 1.0, 0.1),
+    (5, 4, 1.0, None),
+)
+
+# Values of eps > 0 on small random batches. Every one of these cases separates the right formula
+# from spreading eps over the other num_classes - 1 classes (a unit test checks it on the seeds used).
+SMOOTHING_VALUES = (0.05, 0.1, 0.3, 0.5, 1.0)
+
+# (logits rows, targets, dtype, label_smoothing): logits near +1000 and -1000, rows where a class
+# that is not the target underflows (its log-probability enters the loss only through eps), a target
+# that underflows, and rows of very different scale in one batch.
+STABILITY_CASES = (
+    ([[1000.0, 1001.0, 1002.0]], [0], torch.float32, 0.1),
+    ([[1000.0, 1001.0, 1002.0]], [2], torch.float64, 0.3),
+    ([[-1000.0, -1001.0, -1002.0]], [1], torch.float32, 0.1),
+    ([[-1000.0, -1001.0, -1002.0]], [0], torch.float64, 1.0),
+    ([[0.0, -200.0]], [0], torch.float32, 0.1),
+    ([[0.0, -200.0]], [1], torch.float32, 0.0),
+    ([[0.0, 50.0, -50.0]], [1], torch.float32, 0.3),
+    ([[0.0, -800.0]], [0], torch.float64, 0.1),
+    ([[0.0, 200.0]], [0], torch.float32, 0.1),
+    (
+        [[0.5, -0.25, 1.0], [1000.0, 999.0, -1000.0], [-700.0, -702.0, -701.0]],
+        [0, 1, 2],
+        torch.float32,
+        0.1,
+    ),
+)
+
+# Values of eps a counterexample may use; Hypothesis shrinks toward the front of the list.
+COUNTEREXAMPLE_SMOOTHING = (0.0, 0.5, 1.0, 0.1, 0.3)
+
+
+def smoothing_of(case: Case) -> float:
+    """Return the eps a case passes, by keyword or as the third positional argument."""
+    if "label_smoothing" in case.kwargs:
+        return float(case.kwargs["label_smoothing"])
+    if len(case.args) > 2:
+        return float(case.args[2])
+    return 0.0
+
+
+def smoothing_tags(logits: torch.Tensor, targets: torch.Tensor) -> frozenset[str]:
+    """Name the numerical traps in these logits, as cross-entropy does, plus ``class-underflow``.
+
+    ``class-underflow``: the softmax probability of some class underflows to 0 in the logits' dtype,
+    so log(softmax) is -inf there. With eps > 0 every class's log-probability enters the loss.
+    """
+    tags = numerical_tags(logits, targets)
+    if logits.numel():
+        log_tiny = torch.log(torch.tensor(torch.finfo(logits.dtype).tiny)).item()
+        if (torch.log_softmax(logits.double(), dim=1) < log_tiny).any():
+            tags.add("class-underflow")
+    return frozenset(tags or {"moderate"})
+
+
+def with_smoothing(case: Case, eps: float | None, positional: bool = False) -> Case:
+    """Return ``case`` calling the function with label_smoothing=eps (left out when eps is None).
+
+    The pasteable counterexample code lists only positional arguments, so counterexample cases pass
+    eps positionally to show it; graded cases pass it by keyword, as F.cross_entropy takes it.
+    """
+    tags = smoothing_tags(case.tensors["logits"], case.tensors["targets"])
+    if eps is None:
+        return replace(case, label=f"{case.label}, label_smoothing left out", tags=tags)
+    label = f"{case.label}, label_smoothing={eps:g}"
+    if positional:
+        return replace(case, args=(*case.args, eps), label=label, tags=tags)
+    return replace(case, kwargs={"label_smoothing": eps}, label=label, tags=tags)
+
+
+def label_smoothing_cases(seed: int, extra_cases: list[dict]) -> list[Case]:
+    """Build the seeded case list: parity, smoothing, stability, batch-mean, then instructor cases."""
+    cases: list[Case] = []
+    base = (seed % 1_000_000) * 1000
+
+    def add_random(check: str, shape: tuple[int, int, float], dtype: torch.dtype, eps) -> None:
+        case = random_case(len(cases), check, shape, dtype, base + 2 * len(cases))
+        cases.append(with_smoothing(case, eps))
+
+    for dtype in (torch.float32, torch.float64):
+        for batch_size, num_classes, scale, eps in PARITY_SHAPES:
+            add_random("parity", (batch_size, num_classes, scale), dtype, eps)
+    for index, eps in enumerate(SMOOTHING_VALUES):
+        dtype = torch.float64 if index % 2 else torch.float32
+        add_random("smoothing", (6, 5, 2.0), dtype, eps)
+    # The worked example of the problem statement: PyTorch gives 0.6395 here.
+    worked = literal_case(len(cases), "smoothing", [[2.0, 0.0, 0.0]], [0], torch.float32)
+    cases.append(with_smoothing(worked, 0.3))
+    for rows, targets, dtype, eps in STABILITY_CASES:
+        cases.append(with_smoothing(literal_case(len(cases), "stability", rows, targets, dtype), eps))
+    add_random("stability", (4, 10, 1000.0), torch.float32, 0.1)
+    for dtype in (torch.float64, torch.float32):
+        for batch_size in BATCH_SIZES:
+            add_random("batch-mean", (batch_size, 5, 2.0), dtype, 0.1)
+    for extra in extra_cases:
+        cases.append(_instructor_case(len(cases), extra))
+    return cases
+
+
+def _instructor_case(case_id: int, spec: dict) -> Case:
+    dtype = {"float32": torch.float32, "float64": torch.float64}[spec.get("dtype", "float32")]
+    check = spec.get("check", "parity")
+    case = literal_case(case_id, check, spec["logits"], spec["targets"], dtype, set(spec.get("tags", [])))
+    smoothed = with_smoothing(case, spec.get("label_smoothing", 0.0))
+    return replace(smoothed, tags=smoothed.tags | frozenset(spec.get("tags", [])))
+
+
+def performance_case(case_id: int, seed: int) -> Case:
+    """Build one large float32 case, called 5 more times without autograd to time it."""
+    case = random_case(case_id, "performance", (1024, 8192, 1.0), torch.float32, seed)
+    return replace(with_smoothing(case, 0.1), grad=(), repeat=5)
+
+
+def smoothed_logits_cases(dtype: torch.dtype, special_values: tuple[float, ...]):
+    """Hypothesis strategy of small cases as cross-entropy builds them, each with an eps."""
+    pairs = st.tuples(logits_cases(dtype, special_values), st.sampled_from(COUNTEREXAMPLE_SMOOTHING))
+    return pairs.map(lambda pair: with_smoothing(pair[0], pair[1], positional=True))
