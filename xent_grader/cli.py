@@ -62,6 +62,7 @@ def grade(
     fail_under: float | None = typer.Option(None, help="Exit with 1 when a score is below this; default: full marks."),
     watch: bool = typer.Option(False, help="Grade again each time the file is saved (one file only)."),
     protections: bool = typer.Option(False, help="List the protections active on this machine after the report."),
+    run_as: str | None = typer.Option(None, help="When run as root, run submissions as this unprivileged user."),
     debug: bool = typer.Option(False, help="Show full tracebacks of grader errors."),
 ) -> None:
     """Grade submissions. Example: xent-grade my_solution.py --format json"""
@@ -74,6 +75,7 @@ def grade(
         paths=paths, problem=problem, function=function, output_format=output_format.value, output=output,
         csv_path=csv_path, jobs=jobs, seed=seed, cases=cases, strict=strict, timeout=timeout,
         memory_limit=memory_limit, fail_under=fail_under, watch=watch, protections=protections, debug=debug,
+        run_as=run_as,
     )
     raise typer.Exit(run_grade(request, out, err))
 

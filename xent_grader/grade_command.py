@@ -42,6 +42,7 @@ class GradeRequest:
     watch: bool
     protections: bool
     debug: bool
+    run_as: str | None = None
 
 
 class UsageError(Exception):
@@ -90,8 +91,25 @@ def _prepare(request: GradeRequest) -> tuple[GradeOptions, list[Path]]:
         strict=request.strict,
         limits=Limits(timeout=request.timeout, memory_mb=request.memory_limit),
         extra_cases=_read_cases(request.cases),
+        run_as=_resolve_user(request.run_as),
     )
     return options, files
+
+
+def _resolve_user(name: str | None) -> tuple[int, int] | None:
+    if name is None:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise UsageError(f"--run-as: no user named {name!r}. Create it first (useradd {name}).") from None
+    if os.geteuid() != 0:
+        raise UsageError("--run-as needs the grader to run as root, so that it can switch users.")
+    if entry.pw_uid == 0:
+        raise UsageError("--run-as must name an unprivileged user, not root.")
+    return entry.pw_uid, entry.pw_gid
 
 
 def _read_cases(path: Path | None) -> tuple[dict, ...]:
@@ -182,10 +200,19 @@ def _render_batch(reports: list[Report], options: GradeOptions, request: GradeRe
         return
     console = out if request.output is None else Console(file=open(request.output, "w", encoding="utf-8"), width=120)
     table = Table(show_edge=False)
-    for column in ("file", "score", "status", "mistakes"):
-        table.add_column(column)
+    table.add_column("file", no_wrap=True, overflow="fold")
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("mistakes")
+    root = os.path.commonpath([os.path.abspath(report.path) for report in reports]) if reports else ""
+    if reports and os.path.isfile(root):
+        root = os.path.dirname(root)
     for report in reports:
-        table.add_row(report.path, f"{report.score:g}/{report.max_score:g}", report.status, ", ".join(m.id for m in report.mistakes))
+        shown = os.path.relpath(os.path.abspath(report.path), root) if root else report.path
+        mistakes = ", ".join(m.id for m in report.mistakes)
+        table.add_row(shown, f"{report.score:g}/{report.max_score:g}", report.status, mistakes)
+    if root:
+        console.print(Text(f"files under {root}", style="dim"))
     console.print(table)
     console.print(Text(f"\n{summary['full_marks']} of {summary['files']} files got full marks; mean score {summary['mean_score']}.", style="bold"))
     if summary["mistakes"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import secrets
 import shutil
 import tempfile
@@ -33,6 +34,7 @@ class GradeOptions:
     limits: Limits = field(default_factory=Limits)
     extra_cases: tuple[dict, ...] = ()
     counterexamples: bool = True
+    run_as: tuple[int, int] | None = None  # (uid, gid) the submission's process switches to
 
 
 def new_seed() -> int:
@@ -103,7 +105,12 @@ def _with_duration(report: Report, started: float) -> Report:
 
 
 def _protections(options: GradeOptions) -> tuple[tuple[str, bool, str], ...]:
-    return tuple((p.name, p.active, p.detail) for p in describe_protections(options.limits))
+    user = None
+    if options.run_as is not None:
+        import pwd
+
+        user = pwd.getpwuid(options.run_as[0]).pw_name
+    return tuple((p.name, p.active, p.detail) for p in describe_protections(options.limits, user))
 
 
 class _Grading:
@@ -120,7 +127,9 @@ class _Grading:
 
     def run(self, source: str) -> Report:
         workdir = tempfile.mkdtemp(prefix="xent-grade-")
-        job = Job(source, str(self.path), self.function_name, workdir, self.options.limits)
+        if self.options.run_as is not None:
+            os.chown(workdir, *self.options.run_as)
+        job = Job(source, str(self.path), self.function_name, workdir, self.options.limits, self.options.run_as)
         process = SubmissionProcess(job)
         try:
             process.start()

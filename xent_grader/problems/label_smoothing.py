@@ -199,10 +199,6 @@ class LabelSmoothingProblem(Problem):
         truth = expected[result.case.id].value
         return values_close(got.abs(), truth.abs(), tolerance_for(result.case, "logits"))
 
-    def _gradient_ok(self, result: CaseResult, expected: dict[int, Expected]) -> bool:
-        error = gradient_error(result, expected[result.case.id], "logits")
-        return error is not None and error <= evidence.gradient_limit(result, "logits")
-
     def score_checks(self, results, expected, context) -> list[CheckResult]:
         specs = {spec.id: spec for spec in CHECKS}
         returned = any(r.returned for r in results)
@@ -223,7 +219,7 @@ class LabelSmoothingProblem(Problem):
             count("stability", in_check("stability"), value_ok, "cases match"),
             count("batch-mean", in_check("batch-mean"), lambda r: self._magnitude_ok(r, expected), "batch sizes match"),
             _output_check(specs["output"], results, context),
-            count("gradient", [r for r in results if r.case.grad], lambda r: self._gradient_ok(r, expected),
+            count("gradient", [r for r in results if r.case.grad], lambda r: gradient_close(r, expected[r.case.id]),
                   "gradients match"),
         ]
         ran = [r for r in results if r.ran]
@@ -254,11 +250,8 @@ class LabelSmoothingProblem(Problem):
             *self._stability_diagnoses(results, expected, formula),
         ]
         found = [d for d in found if d is not None]
-        moderate = [r for r in results if "moderate" in r.case.tags]
-        gradient = evidence.wrong_gradient(moderate, expected, "logits", lambda r: self._value_ok(r, expected))
-        if gradient and not any(d.mistake.id == "detached-graph" for d in found):
-            gradient.mistake = replace(gradient.mistake, hint=HINTS["wrong-gradient"])
-            found.append(gradient)
+        if not fitted and not any(d.mistake.id == "detached-graph" for d in found):
+            found += self._gradient_diagnoses(results, expected)
         advisory = evidence.not_vectorized(results, "logits")
         if advisory is not None:
             found.append(advisory)
@@ -269,6 +262,19 @@ class LabelSmoothingProblem(Problem):
         if failures and not any(d.mistake.id in EXPLAINS_VALUES for d in found):
             found.append(self._wrong_value(failures, expected))
         return found
+
+    def _gradient_diagnoses(self, results, expected) -> list[Diagnosis]:
+        """Flag wrong gradients where the value is right; a wrong formula explains its own gradient."""
+        differing = [
+            r for r in results
+            if "moderate" in r.case.tags and r.grads and not gradient_close(r, expected[r.case.id])
+        ]
+        gradient = evidence.wrong_gradient(differing, expected, "logits", lambda r: self._value_ok(r, expected))
+        if gradient is None:
+            return []
+        gradient.mistake = replace(gradient.mistake, hint=HINTS["wrong-gradient"])
+        gradient.case_fails = _gradient_fails
+        return [gradient]
 
     def _value_diagnoses(self, results, expected) -> list[tuple[str, Diagnosis]]:
         """Test every wrong formula on the moderate cases; return (formula key, Diagnosis) for each that fits."""
@@ -372,6 +378,28 @@ def formula_fit(formula: Formula, results: list[CaseResult], expected) -> list[C
         if not values_close(predicted, truth, HYPOTHESIS_TOLERANCE):
             differing.append(result)
     return differing
+
+
+def gradient_close(result: CaseResult, expected_case: Expected) -> bool:
+    """Return whether the gradient w.r.t. the logits matches, by relative error or, near 0, absolutely.
+
+    With one class the expected gradient is exactly 0, so any rounding is a relative error of 1.
+    Entries of this gradient are at most 1 / batch_size in size, so an absolute error of
+    limit / batch_size is the relative limit on that scale.
+    """
+    error = gradient_error(result, expected_case, "logits")
+    if error is None:
+        return False
+    limit = evidence.gradient_limit(result, "logits")
+    if error <= limit:
+        return True
+    difference = result.grads["logits"] - expected_case.grads["logits"]
+    batch_size = max(1, result.case.tensors["logits"].shape[0])
+    return bool(torch.isfinite(difference).all()) and difference.abs().max().item() <= limit / batch_size
+
+
+def _gradient_fails(result: CaseResult, expected_case: Expected) -> bool:
+    return "logits" in result.grads and not gradient_close(result, expected_case)
 
 
 def _follows(formula: Formula, result: CaseResult, expected) -> bool:

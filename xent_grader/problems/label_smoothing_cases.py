@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import torch
@@ -12,7 +13,6 @@ from xent_grader.problems.cross_entropy_cases import (
     BATCH_SIZES,
     literal_case,
     logits_cases,
-    numerical_tags,
     random_case,
 )
 
@@ -71,16 +71,28 @@ def smoothing_of(case: Case) -> float:
 
 
 def smoothing_tags(logits: torch.Tensor, targets: torch.Tensor) -> frozenset[str]:
-    """Name the numerical traps in these logits, as cross-entropy does, plus ``class-underflow``.
+    """Name the numerical traps in these logits for their dtype, or return {"moderate"}.
 
-    ``class-underflow``: the softmax probability of some class underflows to 0 in the logits' dtype,
-    so log(softmax) is -inf there. With eps > 0 every class's log-probability enters the loss.
+    ``overflow``: exp of the largest logit is inf without a max shift. ``underflow-all``: a whole
+    row's exp is 0 without a max shift. ``class-underflow``: the softmax probability of some class
+    underflows, so log(softmax) is -inf there; with eps > 0 every class enters the loss.
+    ``target-underflow``: that class is a target, so even eps = 0 reads the -inf.
     """
-    tags = numerical_tags(logits, targets)
-    if logits.numel():
-        log_tiny = torch.log(torch.tensor(torch.finfo(logits.dtype).tiny)).item()
-        if (torch.log_softmax(logits.double(), dim=1) < log_tiny).any():
-            tags.add("class-underflow")
+    info = torch.finfo(logits.dtype)
+    log_max, log_tiny = math.log(info.max), math.log(info.tiny)
+    wide = logits.double()
+    if not wide.numel():
+        return frozenset({"moderate"})
+    tags = set()
+    if wide.max().item() > log_max:
+        tags.add("overflow")
+    if (wide.max(dim=1).values < log_tiny).any():
+        tags.add("underflow-all")
+    log_probs = torch.log_softmax(wide, dim=1)
+    if (log_probs < log_tiny).any():
+        tags.add("class-underflow")
+    if (log_probs[torch.arange(targets.numel()), targets] < log_tiny).any():
+        tags.add("target-underflow")
     return frozenset(tags or {"moderate"})
 
 

@@ -41,6 +41,7 @@ class Job:
     function_name: str
     workdir: str
     limits: Limits
+    run_as: tuple[int, int] | None = None  # (uid, gid) to switch to before loading, when started as root
 
 
 class Channel:
@@ -106,7 +107,13 @@ def _isolate(job: Job, keep_fds: tuple[int, ...], output_fd: int) -> list[str]:
     sys.path[:] = [entry for entry in sys.path if entry not in ("", ".", job.workdir)]
     sys.argv = [job.filename]
     torch.set_num_threads(1)
-    return apply_resource_limits(job.limits)
+    failed = apply_resource_limits(job.limits)
+    if job.run_as is not None:
+        uid, gid = job.run_as
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    return failed
 
 
 class _GraderImportBlocker:
@@ -142,7 +149,12 @@ def _error_details(error: BaseException, filename: str) -> dict:
 def _load(job: Job, channel: Channel):
     """Execute the submission's source as a module; return its function, or None after reporting."""
     module = type(sys)("submission")
-    module.__file__ = job.filename
+    # A copy in the throwaway working directory: files the submission writes "next to itself" land there.
+    copy = os.path.join(job.workdir, os.path.basename(job.filename))
+    with contextlib.suppress(OSError):
+        with open(copy, "w", encoding="utf-8") as file:
+            file.write(job.source)
+    module.__file__ = copy
     sys.modules["submission"] = module
     try:
         code = compile(job.source, job.filename, "exec")

@@ -66,9 +66,21 @@ class Protection:
     detail: str
 
 
-def describe_protections(limits: Limits) -> list[Protection]:
+def describe_protections(limits: Limits, run_as_user: str | None = None) -> list[Protection]:
     """List the protections this grader applies on this machine, for the report."""
     linux = sys.platform.startswith("linux")
+    if run_as_user:
+        confinement = Protection(
+            "separate user",
+            True,
+            f"submissions run as {run_as_user}: they cannot write the grader's files, but can use the network",
+        )
+    else:
+        confinement = Protection(
+            "filesystem and network confinement",
+            False,
+            "not confined: submissions run as your user and can read your files and use the network",
+        )
     return [
         Protection("separate process", True, "each submission runs in its own process, forked from a clean one"),
         Protection("wall-clock timeout", True, f"{limits.timeout:g} s, then SIGTERM and SIGKILL to the whole tree"),
@@ -80,11 +92,7 @@ def describe_protections(limits: Limits) -> list[Protection]:
         Protection("isolated imports", True, "files next to the submission are not on sys.path"),
         Protection("closed stdin and file descriptors", True, "only the private result channel stays open"),
         Protection("descendants ended", linux, "child-subreaper; every process the submission started is killed"),
-        Protection(
-            "filesystem and network confinement",
-            False,
-            "not confined: submissions run as your user and can read your files and use the network",
-        ),
+        confinement,
     ]
 
 
