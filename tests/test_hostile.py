@@ -26,8 +26,18 @@ def _leftover_processes(since: float) -> list[str]:
             continue
         cmdline = " ".join(info["cmdline"] or [])
         if "xent-grade-" in (info["cwd"] or "") or "time.sleep(" in cmdline:
-            found.append(f"{info['pid']}: {cmdline[:120]}")
+            found.append(f"{info['pid']} in {info['cwd']}: {cmdline[:120]}")
     return found
+
+
+def _wait_for_leftovers_to_end(since: float, seconds: float = 5.0) -> list[str]:
+    """A SIGKILLed process that was filling memory can take a moment to exit; allow it that long."""
+    deadline = time.monotonic() + seconds
+    leftovers = _leftover_processes(since)
+    while leftovers and time.monotonic() < deadline:
+        time.sleep(0.2)
+        leftovers = _leftover_processes(since)
+    return leftovers
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +50,10 @@ def graded(tmp_path_factory):
     command = [sys.executable, "-m", "xent_grader", str(folder), "--format", "json", "--seed", "7",
                "--timeout", TIMEOUT_SECONDS, "--memory-limit", "1024", "--jobs", "2"]
     completed = subprocess.run(command, capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
-    time.sleep(0.5)
     return {
         "completed": completed,
         "document": json.loads(completed.stdout),
-        "leftovers": _leftover_processes(started),
+        "leftovers": _wait_for_leftovers_to_end(started),
         "folder": folder,
     }
 

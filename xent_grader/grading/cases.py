@@ -27,7 +27,8 @@ class Case:
     grad: tuple[str, ...] = ()
     code: dict[str, str] = field(default_factory=dict)
     measure_memory: bool = False
-    repeat: int = 0  # further untimed-by-autograd calls to time, for the advisory performance note
+    repeat: int = 0  # further calls, without autograd, to time for the advisory performance note
+    builtin: str | None = None  # dotted name of a PyTorch function to call instead of the submission's
     tags: frozenset[str] = frozenset()
 
     def request(self) -> dict:
@@ -42,6 +43,7 @@ class Case:
             "grad": list(self.grad),
             "measure_memory": self.measure_memory,
             "repeat": self.repeat,
+            "function": self.builtin,
         }
 
 

@@ -67,16 +67,16 @@ def search(
     return (case, result) if result is not None else None
 
 
-def run_case(process: SubmissionProcess, case: Case) -> CaseResult | None:
-    """Run one case in the submission's process; None once the process has failed."""
+def run_case(process: SubmissionProcess, case: Case, soft_deadline: float | None = None) -> CaseResult | None:
+    """Run one case in the submission's process; None once the process has failed or given up."""
     if not process.send(case.request(), dict(case.tensors)):
         return None
-    frame = process.next_frame()
+    frame = process.next_frame(soft_deadline)
     baseline = None
     if frame is not None and frame.header.get("event") == "armed" and case.measure_memory:
         baseline = process.reset_peak_memory()
         process.send({"op": "go"})
-        frame = process.next_frame()
+        frame = process.next_frame(soft_deadline)
     if frame is None or frame.header.get("event") != "result" or frame.header.get("id") != case.id:
         return None
     result = parse_result(case, frame)

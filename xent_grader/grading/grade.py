@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xent_grader.grading import counterexample
+from xent_grader.grading import counterexample, performance
 from xent_grader.grading.cases import Case, CaseResult, parse_result, result_from_failure
 from xent_grader.grading.evidence import Diagnosis
 from xent_grader.grading.results import Mistake, Report
@@ -23,6 +23,7 @@ from xent_grader.sandbox.limits import Limits, describe_protections
 from xent_grader.sandbox.runner import SubmissionProcess
 
 COUNTEREXAMPLE_SECONDS = 4.0
+PERFORMANCE_SECONDS = 8.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class GradeOptions:
     extra_cases: tuple[dict, ...] = ()
     counterexamples: bool = True
     run_as: tuple[int, int] | None = None  # (uid, gid) the submission's process switches to
+    performance: bool = True  # run the advisory comparison with PyTorch's own function
 
 
 def new_seed() -> int:
@@ -124,6 +126,7 @@ class _Grading:
         self.seed = seed
         self.findings = findings
         self.expected: dict[int, Expected] = {}
+        self.performance_text = ""
 
     def run(self, source: str) -> Report:
         workdir = tempfile.mkdtemp(prefix="xent-grade-")
@@ -146,6 +149,14 @@ class _Grading:
             diagnoses = self.problem.diagnose(results, self.expected, context)
             checks = self.problem.score_checks(results, self.expected, context)
             mistakes = self._with_counterexamples(diagnoses, process)
+            comparison = None
+            if process.failure is None and self.options.performance:
+                comparison = performance.compare_with_pytorch(self.problem, process, self.seed, PERFORMANCE_SECONDS)
+                fewest_calls = min((r.call_count for r in results if r.returned), default=0)
+                slow = performance.slowness_advisory(comparison, fewest_calls)
+                if slow is not None and not any(m.id == slow.id for m in mistakes):
+                    mistakes.append(slow)
+            self.performance_text = comparison.text if comparison else ""
             end = process.finish()
             status, message = self._run_status(results, end)
             return self._report(status, message, checks, mistakes, end)
@@ -243,6 +254,7 @@ class _Grading:
             output_truncated=end.output_bytes > len(end.output.encode()),
             seed=self.seed,
             protections=_protections(self.options),
+            performance=self.performance_text,
         )
 
 

@@ -62,6 +62,12 @@ class Problem:
         """Return the Diagnosis of each mistake the results show (see grading.evidence)."""
         raise NotImplementedError
 
+    performance_builtin: str | None = None  # dotted name of PyTorch's own function, timed beside the submission
+
+    def performance_case(self, seed: int) -> Case | None:
+        """Return one large case, with ``measure_memory`` and ``repeat`` set, for the advisory note."""
+        return None
+
     def counterexample_strategy(self, diagnosis):
         """Return a Hypothesis strategy of small Cases for a counterexample search, or None."""
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -24,7 +25,7 @@ from xent_grader.problems.base import (
     tolerance_for,
     value_matches,
 )
-from xent_grader.problems.cross_entropy_cases import cross_entropy_cases, logits_cases
+from xent_grader.problems.cross_entropy_cases import cross_entropy_cases, logits_cases, random_case
 
 BUILTIN_LOSSES = frozenset(
     {"cross_entropy", "nll_loss", "nll_loss_nd", "nll_loss2d", "cross_entropy_loss", "nll_loss_forward",
@@ -306,6 +307,12 @@ class CrossEntropyProblem(Problem):
             mistake = Mistake("softmax-then-log", TITLES["softmax-then-log"], evidence_text, HINTS["softmax-then-log"])
             found.append(Diagnosis(mistake, low, self._value_fails, search_values=(-200.0, -800.0, -100.0, 50.0)))
         return found
+
+    performance_builtin = "torch.nn.functional.cross_entropy"
+
+    def performance_case(self, seed: int) -> Case:
+        case = random_case(90_000, "performance", (256, 32000, 1.0), torch.float32, seed)
+        return dataclasses.replace(case, grad=("logits",), measure_memory=True, repeat=3)
 
     def counterexample_strategy(self, diagnosis: Diagnosis):
         dtype = diagnosis.failing[0].case.tensors["logits"].dtype

@@ -6,8 +6,6 @@ The expected value is ``F.cross_entropy(logits, targets, label_smoothing=eps)``,
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -31,11 +29,16 @@ from xent_grader.problems.base import (
     tolerance_for,
     value_matches,
 )
-from xent_grader.problems.cross_entropy import BUILTIN_LOSSES, HYPOTHESIS_TOLERANCE, STRICT_EXTRAS
+from xent_grader.problems.cross_entropy import BUILTIN_LOSSES, STRICT_EXTRAS
 from xent_grader.problems.cross_entropy import HINTS as CROSS_ENTROPY_HINTS
 from xent_grader.problems.cross_entropy import TITLES as CROSS_ENTROPY_TITLES
 from xent_grader.problems.label_smoothing_cases import (
+    VALUE_HYPOTHESES,
+    Formula,
+    formula_fit,
+    formula_follows,
     label_smoothing_cases,
+    median_seconds,
     performance_case,
     smoothed_logits_cases,
     smoothing_of,
@@ -52,84 +55,6 @@ CHECKS = (
     CheckSpec("from-scratch", "Uses no built-in loss", 15, partial=False),
 )
 
-Formula = Callable[[Case, torch.Tensor], "torch.Tensor | None"]
-
-
-def _log_probs(case: Case, dim: int = 1) -> torch.Tensor:
-    return torch.log_softmax(case.tensors["logits"].double(), dim=dim)
-
-
-def _target_log_probs(case: Case, log_probs: torch.Tensor) -> torch.Tensor:
-    targets = case.tensors["targets"]
-    return log_probs[torch.arange(targets.numel()), targets]
-
-
-def smoothed_loss(case: Case, log_probs: torch.Tensor, target_log_probs: torch.Tensor) -> torch.Tensor:
-    """Mix the mean of -target_log_probs and the mean of -log_probs with weights 1 - eps and eps."""
-    eps = smoothing_of(case)
-    return -((1 - eps) * target_log_probs.mean() + eps * log_probs.mean(dim=1).mean())
-
-
-def over_other_classes(case: Case, truth: torch.Tensor) -> torch.Tensor | None:
-    """Return the loss whose target gets 1 - eps and each other class eps / (num_classes - 1).
-
-    It equals the truth when eps is 0 or when a row's target logit equals the mean of its other
-    logits (a row of equal logits, say); with one class it is undefined, so None.
-    """
-    log_probs = _log_probs(case)
-    num_classes = log_probs.shape[1]
-    if num_classes < 2:
-        return None
-    target = _target_log_probs(case, log_probs)
-    others = (log_probs.sum(dim=1) - target) / (num_classes - 1)
-    eps = smoothing_of(case)
-    return -((1 - eps) * target + eps * others).mean()
-
-
-def _ignores_smoothing(case: Case, truth: torch.Tensor) -> torch.Tensor:
-    return -_target_log_probs(case, _log_probs(case)).mean()
-
-
-def _wrong_softmax_dim(case: Case, truth: torch.Tensor) -> torch.Tensor:
-    log_probs = _log_probs(case, dim=0)
-    return smoothed_loss(case, log_probs, _target_log_probs(case, log_probs))
-
-
-def _block_indexing(case: Case, truth: torch.Tensor) -> torch.Tensor:
-    log_probs = _log_probs(case)
-    return smoothed_loss(case, log_probs, log_probs[:, case.tensors["targets"]])
-
-
-def _ignores_targets(case: Case, truth: torch.Tensor) -> torch.Tensor:
-    log_probs = _log_probs(case)
-    return smoothed_loss(case, log_probs, log_probs)
-
-
-# Each wrong formula a submission may have implemented, computed stably in float64, with the
-# mistake id it shows and what the submission's loss matched, in words.
-VALUE_HYPOTHESES: dict[str, tuple[str, Formula, str]] = {
-    "over-other-classes": (
-        "smoothing-over-other-classes",
-        over_other_classes,
-        "the loss whose target keeps 1 - eps and whose other classes get eps / (num_classes - 1) each",
-    ),
-    "ignored": ("smoothing-ignored", _ignores_smoothing, "the plain cross-entropy, as if label_smoothing were 0"),
-    "negation": ("missing-negation", lambda case, truth: -truth, "exactly -1 x the expected value"),
-    "sum": (
-        "sum-instead-of-mean",
-        lambda case, truth: truth * case.tensors["targets"].numel(),
-        "batch_size x the expected value",
-    ),
-    "classes": (
-        "mean-over-classes",
-        lambda case, truth: truth / case.tensors["logits"].shape[1],
-        "the expected value divided by num_classes",
-    ),
-    "softmax-dim": ("wrong-softmax-dim", _wrong_softmax_dim, "the loss with the softmax taken over dim=0 (the batch)"),
-    "block": ("wrong-target-indexing", _block_indexing, "the loss with log_probs[:, targets], an N x N block"),
-    "all-classes": ("wrong-target-indexing", _ignores_targets, "the loss with every class treated as a target"),
-}
-
 TITLES = {
     **CROSS_ENTROPY_TITLES,
     "smoothing-over-other-classes": "eps spread over the other classes only",
@@ -144,7 +69,7 @@ HINTS = {
     "smoothing-ignored": "With eps > 0 the target distribution is a mixture: 1 - eps of the one-hot target and eps "
     "of the uniform distribution. Cross-entropy is linear in the target, so mix the two losses.",
     "softmax-then-log": "With eps > 0 every class's log-probability enters the loss, so one probability that "
-    "underflows to 0 makes the loss inf (and 0 x log 0 is nan). Compute log-probabilities directly: "
+    "underflows to 0 makes the loss inf, or nan where a weight of 0 multiplies it. Compute log-probabilities directly: "
     "x - logsumexp(x).",
     "wrong-gradient": "Some step hides part of the computation from autograd (a .detach(), .data, or a custom "
     "backward). The gradient of the mean loss w.r.t. the logits is (softmax - q) / batch_size, with q the smoothed "
@@ -185,7 +110,8 @@ class LabelSmoothingProblem(Problem):
         """Time F.cross_entropy on ``case`` in one thread, as the submission runs; median of 5, in seconds."""
         logits, targets = case.tensors["logits"], case.tensors["targets"]
         eps = smoothing_of(case)
-        return _median_seconds(lambda: F.cross_entropy(logits, targets, label_smoothing=eps))
+        with torch.no_grad():
+            return median_seconds(lambda: F.cross_entropy(logits, targets, label_smoothing=eps))
 
     # Checks
 
@@ -201,7 +127,6 @@ class LabelSmoothingProblem(Problem):
 
     def score_checks(self, results, expected, context) -> list[CheckResult]:
         specs = {spec.id: spec for spec in CHECKS}
-        returned = any(r.returned for r in results)
 
         def count(check_id: str, cases: list[CaseResult], passes, noun: str) -> CheckResult:
             passed = sum(bool(passes(r)) for r in cases)
@@ -218,19 +143,11 @@ class LabelSmoothingProblem(Problem):
             count("smoothing", in_check("smoothing"), value_ok, "cases with eps > 0 match"),
             count("stability", in_check("stability"), value_ok, "cases match"),
             count("batch-mean", in_check("batch-mean"), lambda r: self._magnitude_ok(r, expected), "batch sizes match"),
-            _output_check(specs["output"], results, context),
+            output_check(specs["output"], results, context),
             count("gradient", [r for r in results if r.case.grad], lambda r: gradient_close(r, expected[r.case.id]),
                   "gradients match"),
         ]
-        ran = [r for r in results if r.ran]
-        untouched = sum(not inputs_mutated(r) for r in ran)
-        message = f"{untouched} of {len(ran)} calls left the inputs unchanged"
-        checks.append(score_check(specs["inputs-untouched"], untouched, len(ran), message, required=returned))
-        banned = self.banned(context.strict)
-        uses = any(name in banned for r in results for name in r.functions) or bool(context.source_findings)
-        message = "a built-in loss was found" if uses else "no built-in loss found"
-        checks.append(score_check(specs["from-scratch"], int(not uses), 1, message, required=returned))
-        return checks
+        return checks + integrity_checks(specs, results, context, self.banned(context.strict))
 
     # Diagnosis
 
@@ -331,7 +248,7 @@ class LabelSmoothingProblem(Problem):
             if "class-underflow" in r.case.tags and not r.case.tags & {"overflow", "underflow-all"}
             and scalar_value(r) is not None
         ]
-        low = [r for r in underflow if not _follows(formula, r, expected)]
+        low = [r for r in underflow if not formula_follows(formula, r, expected)]
         if low:
             example = low[0]
             got = scalar_value(example)
@@ -362,24 +279,6 @@ class LabelSmoothingProblem(Problem):
         return smoothed_logits_cases(dtype, diagnosis.search_values)
 
 
-def formula_fit(formula: Formula, results: list[CaseResult], expected) -> list[CaseResult] | None:
-    """Return the cases where ``formula`` differs from the truth if every output follows it, else None.
-
-    Cases where the formula is undefined (it returns None) are skipped.
-    """
-    differing = []
-    for result in results:
-        truth = expected[result.case.id].value
-        predicted = formula(result.case, truth)
-        if predicted is None:
-            continue
-        if not values_close(scalar_value(result), predicted, HYPOTHESIS_TOLERANCE):
-            return None
-        if not values_close(predicted, truth, HYPOTHESIS_TOLERANCE):
-            differing.append(result)
-    return differing
-
-
 def gradient_close(result: CaseResult, expected_case: Expected) -> bool:
     """Return whether the gradient w.r.t. the logits matches, by relative error or, near 0, absolutely.
 
@@ -402,50 +301,45 @@ def _gradient_fails(result: CaseResult, expected_case: Expected) -> bool:
     return "logits" in result.grads and not gradient_close(result, expected_case)
 
 
-def _follows(formula: Formula, result: CaseResult, expected) -> bool:
-    truth = expected[result.case.id].value
-    predicted = formula(result.case, truth)
-    return values_close(scalar_value(result), truth if predicted is None else predicted, HYPOTHESIS_TOLERANCE)
-
-
-def _output_check(spec: CheckSpec, results: list[CaseResult], context: GradingContext) -> CheckResult:
+def output_check(
+    spec: CheckSpec,
+    results: list[CaseResult],
+    context: GradingContext,
+    shape_of: Callable[[Case], tuple[int, ...]] = lambda case: (),
+) -> CheckResult:
+    """Score a plain tensor of the shape ``shape_of(case)`` with the logits' dtype and device."""
     returned = [r for r in results if r.returned]
     problems = []
     if any(r.kind != "tensor" for r in returned):
         problems.append("not a plain torch.Tensor")
-    if any(r.shape not in (None, ()) for r in returned):
-        problems.append("not 0-dim")
+    misshapen = [r for r in returned if r.shape is not None and r.shape != shape_of(r.case)]
+    if misshapen:
+        problems.append(f"shape {misshapen[0].shape} where {shape_of(misshapen[0].case)} was expected")
     if any(r.kind == "tensor" and r.dtype != _dtype_name(r.case) for r in returned):
         problems.append("dtype differs from the logits'")
     if any(r.kind == "tensor" and r.device not in (None, "cpu") for r in returned):
         problems.append("device differs from the logits'")
     if context.leftover_processes or any(r.threads_started for r in returned):
         problems.append("processes or threads left running")
-    message = "; ".join(problems) if problems else "0-dim tensor of the right dtype and device"
+    message = "; ".join(problems) if problems else "tensor of the expected shape, dtype and device"
     return score_check(spec, int(not problems), 1, message, required=bool(returned))
+
+
+def integrity_checks(specs: dict[str, CheckSpec], results, context: GradingContext, banned) -> list[CheckResult]:
+    """Score the ``inputs-untouched`` and ``from-scratch`` checks; both need a call that returned."""
+    returned = any(r.returned for r in results)
+    ran = [r for r in results if r.ran]
+    untouched = sum(not inputs_mutated(r) for r in ran)
+    message = f"{untouched} of {len(ran)} calls left the inputs unchanged"
+    checks = [score_check(specs["inputs-untouched"], untouched, len(ran), message, required=returned)]
+    uses = any(name in banned for r in results for name in r.functions) or bool(context.source_findings)
+    message = "a built-in loss was found" if uses else "no built-in loss found"
+    checks.append(score_check(specs["from-scratch"], int(not uses), 1, message, required=returned))
+    return checks
 
 
 def _dtype_name(case: Case) -> str:
     return str(case.tensors["logits"].dtype).removeprefix("torch.")
-
-
-def _median_seconds(call: Callable[[], object], repeat: int = 5) -> float:
-    """Time ``call`` ``repeat`` times without autograd in one thread; return the median in seconds.
-
-    The submission's process runs with torch.set_num_threads(1), so the reference does too.
-    """
-    threads = torch.get_num_threads()
-    timings = []
-    try:
-        torch.set_num_threads(1)
-        with torch.no_grad():
-            for _ in range(repeat):
-                started = time.perf_counter()
-                call()
-                timings.append(time.perf_counter() - started)
-    finally:
-        torch.set_num_threads(threads)
-    return statistics.median(timings)
 
 
 def _truth(case: Case, truth: torch.Tensor) -> torch.Tensor:

@@ -1,14 +1,23 @@
-"""The graded cases of the label-smoothing problem: cross-entropy cases plus a label_smoothing value."""
+"""The graded cases of the label-smoothing problem, and the wrong formulas the diagnosis tests on them.
+
+The cases are cross-entropy cases plus a label_smoothing value.
+"""
 
 from __future__ import annotations
 
 import math
+import statistics
+import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import torch
 from hypothesis import strategies as st
 
-from xent_grader.grading.cases import Case
+from xent_grader.grading.cases import Case, CaseResult
+from xent_grader.grading.compare import values_close
+from xent_grader.problems.base import scalar_value
+from xent_grader.problems.cross_entropy import HYPOTHESIS_TOLERANCE
 from xent_grader.problems.cross_entropy_cases import (
     BATCH_SIZES,
     literal_case,
@@ -70,7 +79,7 @@ def smoothing_of(case: Case) -> float:
     return 0.0
 
 
-def smoothing_tags(logits: torch.Tensor, targets: torch.Tensor) -> frozenset[str]:
+def logit_tags(logits: torch.Tensor, targets: torch.Tensor) -> frozenset[str]:
     """Name the numerical traps in these logits for their dtype, or return {"moderate"}.
 
     ``overflow``: exp of the largest logit is inf without a max shift. ``underflow-all``: a whole
@@ -102,7 +111,7 @@ def with_smoothing(case: Case, eps: float | None, positional: bool = False) -> C
     The pasteable counterexample code lists only positional arguments, so counterexample cases pass
     eps positionally to show it; graded cases pass it by keyword, as F.cross_entropy takes it.
     """
-    tags = smoothing_tags(case.tensors["logits"], case.tensors["targets"])
+    tags = logit_tags(case.tensors["logits"], case.tensors["targets"])
     if eps is None:
         return replace(case, label=f"{case.label}, label_smoothing left out", tags=tags)
     label = f"{case.label}, label_smoothing={eps:g}"
@@ -158,3 +167,126 @@ def smoothed_logits_cases(dtype: torch.dtype, special_values: tuple[float, ...])
     """Hypothesis strategy of small cases as cross-entropy builds them, each with an eps."""
     pairs = st.tuples(logits_cases(dtype, special_values), st.sampled_from(COUNTEREXAMPLE_SMOOTHING))
     return pairs.map(lambda pair: with_smoothing(pair[0], pair[1], positional=True))
+
+
+def median_seconds(call: Callable[[], object], repeat: int = 5) -> float:
+    """Time ``call`` ``repeat`` times in one thread; return the median in seconds.
+
+    The submission's process runs with torch.set_num_threads(1), so the reference does too.
+    """
+    threads = torch.get_num_threads()
+    timings = []
+    try:
+        torch.set_num_threads(1)
+        for _ in range(repeat):
+            started = time.perf_counter()
+            call()
+            timings.append(time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(threads)
+    return statistics.median(timings)
+
+
+# Wrong formulas
+
+Formula = Callable[[Case, torch.Tensor], "torch.Tensor | None"]
+
+
+def _log_probs(case: Case, dim: int = 1) -> torch.Tensor:
+    return torch.log_softmax(case.tensors["logits"].double(), dim=dim)
+
+
+def _target_log_probs(case: Case, log_probs: torch.Tensor) -> torch.Tensor:
+    targets = case.tensors["targets"]
+    return log_probs[torch.arange(targets.numel()), targets]
+
+
+def smoothed_loss(case: Case, log_probs: torch.Tensor, target_log_probs: torch.Tensor) -> torch.Tensor:
+    """Mix the mean of -target_log_probs and the mean of -log_probs with weights 1 - eps and eps."""
+    eps = smoothing_of(case)
+    return -((1 - eps) * target_log_probs.mean() + eps * log_probs.mean(dim=1).mean())
+
+
+def over_other_classes(case: Case, truth: torch.Tensor) -> torch.Tensor | None:
+    """Return the loss whose target gets 1 - eps and each other class eps / (num_classes - 1).
+
+    It equals the truth when eps is 0 or when a row's target logit equals the mean of its other
+    logits (a row of equal logits, say); with one class it is undefined, so None.
+    """
+    log_probs = _log_probs(case)
+    num_classes = log_probs.shape[1]
+    if num_classes < 2:
+        return None
+    target = _target_log_probs(case, log_probs)
+    others = (log_probs.sum(dim=1) - target) / (num_classes - 1)
+    eps = smoothing_of(case)
+    return -((1 - eps) * target + eps * others).mean()
+
+
+def _ignores_smoothing(case: Case, truth: torch.Tensor) -> torch.Tensor:
+    return -_target_log_probs(case, _log_probs(case)).mean()
+
+
+def _wrong_softmax_dim(case: Case, truth: torch.Tensor) -> torch.Tensor:
+    log_probs = _log_probs(case, dim=0)
+    return smoothed_loss(case, log_probs, _target_log_probs(case, log_probs))
+
+
+def _block_indexing(case: Case, truth: torch.Tensor) -> torch.Tensor:
+    log_probs = _log_probs(case)
+    return smoothed_loss(case, log_probs, log_probs[:, case.tensors["targets"]])
+
+
+def _ignores_targets(case: Case, truth: torch.Tensor) -> torch.Tensor:
+    log_probs = _log_probs(case)
+    return smoothed_loss(case, log_probs, log_probs)
+
+
+# Each wrong formula a submission may have implemented, computed stably in float64, with the
+# mistake id it shows and what the submission's loss matched, in words.
+VALUE_HYPOTHESES: dict[str, tuple[str, Formula, str]] = {
+    "over-other-classes": (
+        "smoothing-over-other-classes",
+        over_other_classes,
+        "the loss whose target keeps 1 - eps and whose other classes get eps / (num_classes - 1) each",
+    ),
+    "ignored": ("smoothing-ignored", _ignores_smoothing, "the plain cross-entropy, as if label_smoothing were 0"),
+    "negation": ("missing-negation", lambda case, truth: -truth, "exactly -1 x the expected value"),
+    "sum": (
+        "sum-instead-of-mean",
+        lambda case, truth: truth * case.tensors["targets"].numel(),
+        "batch_size x the expected value",
+    ),
+    "classes": (
+        "mean-over-classes",
+        lambda case, truth: truth / case.tensors["logits"].shape[1],
+        "the expected value divided by num_classes",
+    ),
+    "softmax-dim": ("wrong-softmax-dim", _wrong_softmax_dim, "the loss with the softmax taken over dim=0 (the batch)"),
+    "block": ("wrong-target-indexing", _block_indexing, "the loss with log_probs[:, targets], an N x N block"),
+    "all-classes": ("wrong-target-indexing", _ignores_targets, "the loss with every class treated as a target"),
+}
+
+
+def formula_fit(formula: Formula, results: list[CaseResult], expected) -> list[CaseResult] | None:
+    """Return the cases where ``formula`` differs from the truth if every output follows it, else None.
+
+    Cases where the formula is undefined (it returns None) are skipped.
+    """
+    differing = []
+    for result in results:
+        truth = expected[result.case.id].value
+        predicted = formula(result.case, truth)
+        if predicted is None:
+            continue
+        if not values_close(scalar_value(result), predicted, HYPOTHESIS_TOLERANCE):
+            return None
+        if not values_close(predicted, truth, HYPOTHESIS_TOLERANCE):
+            differing.append(result)
+    return differing
+
+
+def formula_follows(formula: Formula, result: CaseResult, expected) -> bool:
+    truth = expected[result.case.id].value
+    predicted = formula(result.case, truth)
+    return values_close(scalar_value(result), truth if predicted is None else predicted, HYPOTHESIS_TOLERANCE)

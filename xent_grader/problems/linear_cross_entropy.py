@@ -7,7 +7,6 @@ logits.
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 
@@ -16,7 +15,7 @@ import torch.nn.functional as F
 
 from xent_grader.grading import evidence
 from xent_grader.grading.cases import Case, CaseResult
-from xent_grader.grading.compare import GRADIENT_PASS, Tolerance, gradient_band, value_tolerance, values_close
+from xent_grader.grading.compare import GRADIENT_PASS, Tolerance, max_abs, value_tolerance, values_close
 from xent_grader.grading.evidence import Diagnosis
 from xent_grader.grading.results import CheckResult, Mistake
 from xent_grader.problems.base import (
@@ -28,14 +27,27 @@ from xent_grader.problems.base import (
     scalar_value,
     score_check,
 )
-from xent_grader.problems.cross_entropy import BUILTIN_LOSSES, HINTS, STRICT_EXTRAS, TITLES
-from xent_grader.problems.cross_entropy_cases import numerical_tags
+from xent_grader.problems.cross_entropy import BUILTIN_LOSSES, STRICT_EXTRAS
+from xent_grader.problems.linear_cross_entropy_cases import (
+    linear_cross_entropy_cases,
+    logits64,
+    logits_bytes,
+    performance_case,
+)
 
 MIB = 1024 * 1024
 
+# The memory check passes when the peak extra resident memory of the call plus backward is below
+# this fraction of the (N, V) logits' size. Measured through the grader (run_case, warm process)
+# on the 1024 x 16 x 65,536 float32 memory case (256 MiB of logits), torch 2.13 CPU, 2 cores:
+#   reference, vocabulary chunks of 1,024 / 4,096 / 8,192: peak 41 / 52 / 68 MiB (0.16 / 0.20 / 0.27)
+#   chunks recorded by plain autograd (gallery/chunked_autograd.py):  449 MiB (1.75)
+#   full logits with a stable log-sum-exp (gallery/full_logits.py):   769 MiB (3.00)
+MEMORY_FRACTION = 0.5
+
 CHECKS = (
     CheckSpec("parity", "Matches F.cross_entropy(hidden @ weight.T, targets) on random cases", 20, partial=True),
-    CheckSpec("stability", "Finite and right when logits reach +-1000", 10, partial=True),
+    CheckSpec("stability", "Finite and right for logits of several hundred", 10, partial=True),
     CheckSpec("gradient-hidden", "hidden.grad matches PyTorch after loss.backward()", 12, partial=True),
     CheckSpec("gradient-weight", "weight.grad matches PyTorch after loss.backward()", 12, partial=True),
     CheckSpec("memory", "Peak memory of the call plus backward stays below half the logits' size", 18, partial=False),
@@ -44,121 +56,52 @@ CHECKS = (
     CheckSpec("from-scratch", "Uses no built-in loss", 15, partial=False),
 )
 
-# (N, D, V, logit scale) of the parity cases: V from 3 to 9,000, so that a vocabulary split into
-# chunks of 1,024, 4,096 or 8,192 entries crosses a chunk boundary, with V not a multiple of them.
-PARITY_SHAPES = (
-    (1, 4, 3, 1.0),
-    (4, 8, 10, 2.0),
-    (16, 8, 100, 1.0),
-    (8, 16, 1000, 3.0),
-    (33, 8, 257, 1.0),
-    (64, 32, 5000, 1.0),
-)
-WIDE_SHAPE = (32, 16, 9000, 1.0)
-# (N, D, V, logit scale): logits reach about +-1000, so exp overflows without a max shift.
-LARGE_LOGIT_SHAPE = (4, 8, 50, 300.0)
-
-# Measured with `scripts`-free grading of the gallery through grade_file, torch 2.13 CPU, 2 cores:
-# see MEMORY_FRACTION below for the numbers.
-MEMORY_SHAPE = (2048, 64, 65536)
-MEMORY_FRACTION = 0.5
-PERFORMANCE_SHAPE = (1024, 64, 32768)
-
+# Loose tolerance for "the output equals this wrong formula": the formulas differ from the truth by
+# a factor of -1 or N, far beyond rounding.
 HYPOTHESIS_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-6)
 
+VALUE_HYPOTHESES = {
+    "missing-negation": (lambda case, truth: -truth, "exactly -1 x the expected value"),
+    "sum-instead-of-mean": (
+        lambda case, truth: truth * case.tensors["targets"].numel(),
+        "N x the expected value, the sum of the row losses",
+    ),
+}
 
-def logits_bytes(case: Case) -> int:
-    """Size in bytes of the (N, V) logits in the hidden states' dtype."""
-    hidden, weight = case.tensors["hidden"], case.tensors["weight"]
-    return hidden.shape[0] * weight.shape[0] * hidden.element_size()
+TITLES = {
+    "materializes-logits": "The full (N, V) logits are in memory",
+    "wrong-gradient": "A gradient is wrong",
+    "missing-negation": "Missing minus sign",
+    "sum-instead-of-mean": "Sum over the rows instead of the mean",
+    "no-max-shift": "No max-shift before exp",
+    "softmax-then-log": "Softmax then log instead of log-softmax",
+    "wrong-value": "Values differ from F.cross_entropy(hidden @ weight.T, targets)",
+}
 
-
-def _logits64(case: Case) -> torch.Tensor:
-    return case.tensors["hidden"].double() @ case.tensors["weight"].double().T
-
-
-def _dtype_code(dtype: torch.dtype) -> str:
-    return "" if dtype == torch.float32 else f", dtype=torch.{str(dtype).removeprefix('torch.')}"
-
-
-def random_case(case_id, check, shape, dtype, seed, measure_memory=False, repeat=0) -> Case:
-    """Build hidden ~ N(0, scale^2) and weight ~ N(0, 1/D), so the logits have about the given scale."""
-    batch_size, dim, vocab_size, scale = shape
-    generator = f"generator=torch.Generator().manual_seed({seed})"
-    code = {
-        "hidden": f"torch.randn({batch_size}, {dim}, {generator}{_dtype_code(dtype)}) * {scale:g}",
-        "weight": f"torch.randn({vocab_size}, {dim}, generator=torch.Generator().manual_seed({seed + 1})"
-        f"{_dtype_code(dtype)}) / {math.sqrt(dim):g}",
-        "targets": f"torch.randint(0, {vocab_size}, ({batch_size},), "
-        f"generator=torch.Generator().manual_seed({seed + 2}))",
-    }
-    hidden = torch.randn(batch_size, dim, generator=torch.Generator().manual_seed(seed), dtype=dtype) * scale
-    weight = torch.randn(vocab_size, dim, generator=torch.Generator().manual_seed(seed + 1), dtype=dtype)
-    weight = weight / math.sqrt(dim)
-    targets = torch.randint(0, vocab_size, (batch_size,), generator=torch.Generator().manual_seed(seed + 2))
-    return _case(case_id, check, hidden, weight, targets, code, measure_memory, repeat)
-
-
-def literal_case(case_id, check, hidden_rows, weight_rows, targets, dtype) -> Case:
-    code = {
-        "hidden": f"torch.tensor({hidden_rows}{_dtype_code(dtype)})",
-        "weight": f"torch.tensor({weight_rows}{_dtype_code(dtype)})",
-        "targets": f"torch.tensor({targets})",
-    }
-    hidden = torch.tensor(hidden_rows, dtype=dtype)
-    weight = torch.tensor(weight_rows, dtype=dtype)
-    return _case(case_id, check, hidden, weight, torch.tensor(targets), code, False, 0)
-
-
-def _case(case_id, check, hidden, weight, targets, code, measure_memory, repeat) -> Case:
-    (batch_size, dim), vocab_size = hidden.shape, weight.shape[0]
-    dtype_name = str(hidden.dtype).removeprefix("torch.")
-    logits = (hidden.double() @ weight.double().T).to(hidden.dtype)
-    return Case(
-        id=case_id,
-        check=check,
-        label=f"N={batch_size}, D={dim}, V={vocab_size} {dtype_name}",
-        tensors={"hidden": hidden, "weight": weight, "targets": targets},
-        args=("hidden", "weight", "targets"),
-        grad=("hidden", "weight"),
-        code=code,
-        measure_memory=measure_memory,
-        repeat=repeat,
-        tags=frozenset(numerical_tags(logits, targets) or {"moderate"}),
-    )
-
-
-# (hidden rows, weight rows, targets, dtype): logits near +-1000 and a target whose softmax
-# probability underflows, in the precision of the dtype.
-STABILITY_LITERALS = (
-    ([[1.0, 0.0]], [[1000.0, 0.0], [1001.0, 0.0], [1002.0, 0.0]], [0], torch.float32),
-    ([[0.0, -1.0]], [[0.0, 1000.0], [0.0, 1001.0], [0.0, 1002.0]], [2], torch.float64),
-    ([[1.0, 1.0]], [[0.0, 0.0], [-200.0, 0.0]], [1], torch.float32),
-    ([[1.0, 1.0]], [[0.0, 0.0], [0.0, -800.0]], [1], torch.float64),
-)
-
-
-def linear_cross_entropy_cases(seed: int) -> list[Case]:
-    """Build parity, stability and memory cases for this seed; the memory case comes last."""
-    cases: list[Case] = []
-    base = (seed % 1_000_000) * 1000
-    for dtype in (torch.float32, torch.float64):
-        for shape in PARITY_SHAPES:
-            cases.append(random_case(len(cases), "parity", shape, dtype, base + 3 * len(cases)))
-    cases.append(random_case(len(cases), "parity", WIDE_SHAPE, torch.float32, base + 3 * len(cases)))
-    for hidden_rows, weight_rows, targets, dtype in STABILITY_LITERALS:
-        cases.append(literal_case(len(cases), "stability", hidden_rows, weight_rows, targets, dtype))
-    cases.append(random_case(len(cases), "stability", LARGE_LOGIT_SHAPE, torch.float32, base + 3 * len(cases)))
-    memory_shape = (*MEMORY_SHAPE, 1.0)
-    cases.append(random_case(len(cases), "memory", memory_shape, torch.float32, base + 3 * len(cases), True))
-    return cases
+HINTS = {
+    "materializes-logits": "Each row needs only its target logit and its log-sum-exp. Write a "
+    "torch.autograd.Function that accumulates the log-sum-exp over vocabulary chunks, saves only "
+    "hidden, weight, targets and the (N,) log-sum-exp, and recomputes each chunk's logits in backward.",
+    "wrong-gradient": "The gradient of the logits is (softmax - one_hot) * grad_output / N. Add each chunk's "
+    "contribution to grad_hidden instead of overwriting it, and give each chunk of weight rows its own "
+    "slice of grad_weight.",
+    "missing-negation": "Cross-entropy is the negative log-likelihood: log-probabilities are at most 0, so the "
+    "loss must be at least 0.",
+    "sum-instead-of-mean": "F.cross_entropy's default reduction averages the row losses over N.",
+    "no-max-shift": "exp overflows above about 88 in float32. Keep a running max per row across the chunks "
+    "and exponentiate logits minus that max, rescaling the running sum whenever the max grows.",
+    "softmax-then-log": "The log of a probability that underflowed to 0 is -inf. Use the target logit minus "
+    "the log-sum-exp instead of the log of a softmax.",
+    "wrong-value": "Compare your function with F.cross_entropy(hidden @ weight.T, targets) on a small case, "
+    "one chunk at a time.",
+}
 
 
 def expected_loss(case: Case, row_chunk: int = 256) -> Expected:
     """Compute F.cross_entropy(hidden @ weight.T, targets) and its gradients in float64.
 
-    The rows are processed ``row_chunk`` at a time, so the grader never holds the full float64
-    logits: the mean over N is the sum of each chunk's summed losses divided by N.
+    The rows go ``row_chunk`` at a time, so the grader never holds the full float64 logits: the
+    mean over N is the sum of each chunk's summed losses divided by N, and so are the gradients.
     """
     hidden = case.tensors["hidden"].to(torch.float64, copy=True).requires_grad_(True)
     weight = case.tensors["weight"].to(torch.float64, copy=True).requires_grad_(True)
@@ -170,10 +113,18 @@ def expected_loss(case: Case, row_chunk: int = 256) -> Expected:
         chunk_sum = F.cross_entropy(hidden[rows] @ weight.T, targets[rows], reduction="sum")
         chunk_sum.backward()
         total = total + chunk_sum.detach()
-    with torch.no_grad():
-        hidden.grad /= batch_size
-        weight.grad /= batch_size
-    return Expected(value=total / batch_size, grads={"hidden": hidden.grad, "weight": weight.grad})
+    grads = {"hidden": hidden.grad / batch_size, "weight": weight.grad / batch_size}
+    return Expected(value=total / batch_size, grads=grads)
+
+
+def value_tolerance_for(case: Case) -> Tolerance:
+    """Tolerance that grows with the largest |logit|, where a float32 log-sum-exp loses precision."""
+    return value_tolerance(case.tensors["hidden"].dtype, max_abs(logits64(case)))
+
+
+def gradient_limit(case: Case) -> float:
+    dtype = case.tensors["hidden"].dtype
+    return max(GRADIENT_PASS.get(dtype, 1e-4), 64 * torch.finfo(dtype).eps * max_abs(logits64(case)))
 
 
 class LinearCrossEntropyProblem(Problem):
@@ -186,18 +137,17 @@ class LinearCrossEntropyProblem(Problem):
     strict_banned_functions = STRICT_EXTRAS
 
     def make_cases(self, seed: int, extra_cases: list[dict]) -> list[Case]:
-        # NOTE: instructor cases (extra_cases) are not supported for this problem yet.
+        # NOTE: instructor cases (extra_cases) are ignored here: they are written for the logits layout.
         return linear_cross_entropy_cases(seed)
 
     def expected(self, case: Case) -> Expected:
         return expected_loss(case)
 
     def performance_case(self, seed: int) -> Case:
-        shape = (*PERFORMANCE_SHAPE, 1.0)
-        return random_case(1_000_000, "performance", shape, torch.float32, (seed % 1_000_000) * 1000 + 999, repeat=5)
+        return performance_case(seed)
 
     def reference_timing(self, case: Case) -> float:
-        """Time F.cross_entropy(hidden @ weight.T, targets) on the case without autograd: median of 5, in s."""
+        """Time F.cross_entropy(hidden @ weight.T, targets) without autograd; return the median of 5, in s."""
         hidden, weight, targets = (case.tensors[name] for name in ("hidden", "weight", "targets"))
         timings = []
         with torch.no_grad():
@@ -207,8 +157,190 @@ class LinearCrossEntropyProblem(Problem):
                 timings.append(time.perf_counter() - started)
         return statistics.median(timings)
 
+    # Checks
+
+    def value_ok(self, result: CaseResult, expected: dict[int, Expected]) -> bool:
+        got = scalar_value(result)
+        return got is not None and values_close(got, expected[result.case.id].value, value_tolerance_for(result.case))
+
+    def gradient_ok(self, result: CaseResult, expected: dict[int, Expected], name: str) -> bool:
+        error = gradient_error(result, expected[result.case.id], name)
+        return error is not None and error <= gradient_limit(result.case)
+
     def score_checks(self, results, expected, context) -> list[CheckResult]:
-        return []
+        specs = {spec.id: spec for spec in CHECKS}
+        returned = [r for r in results if r.returned]
+        checks = []
+        for check_id in ("parity", "stability"):
+            cases = [r for r in results if r.case.check == check_id]
+            passed = sum(self.value_ok(r, expected) for r in cases)
+            checks.append(score_check(specs[check_id], passed, len(cases), f"{passed} of {len(cases)} cases match"))
+        for name in ("hidden", "weight"):
+            passed = sum(self.gradient_ok(r, expected, name) for r in results)
+            message = f"{passed} of {len(results)} gradients of {name} match"
+            checks.append(score_check(specs[f"gradient-{name}"], passed, len(results), message))
+        checks.append(self._memory_check(specs["memory"], results, expected))
+        checks.append(self._output_check(specs["output"], results, context))
+        ran = [r for r in results if r.ran]
+        untouched = sum(not inputs_mutated(r) for r in ran)
+        message = f"{untouched} of {len(ran)} calls left the inputs unchanged"
+        checks.append(score_check(specs["inputs-untouched"], untouched, len(ran), message, required=bool(returned)))
+        uses = _uses_builtin(results, self.banned(context.strict), context)
+        message = "a built-in loss was found" if uses else "no built-in loss found"
+        checks.append(score_check(specs["from-scratch"], int(not uses), 1, message, required=bool(returned)))
+        return checks
+
+    def _memory_check(self, spec: CheckSpec, results, expected) -> CheckResult:
+        measured = [r for r in results if r.case.measure_memory]
+        passed, notes = 0, []
+        for result in measured:
+            limit = MEMORY_FRACTION * logits_bytes(result.case)
+            if not self.value_ok(result, expected) or set(result.grads) != {"hidden", "weight"}:
+                notes.append(f"{result.case.label}: not credited, because the value or a gradient is missing or wrong")
+            elif result.peak_memory_bytes is None:
+                # NOTE: the peak is read from /proc/PID/status, so it cannot be measured outside Linux.
+                notes.append(f"{result.case.label}: the peak memory could not be measured on this machine")
+            elif result.peak_memory_bytes >= limit:
+                notes.append(f"{result.case.label}: peak {_mib(result.peak_memory_bytes)}, limit {_mib(limit)}")
+            else:
+                passed += 1
+                notes.append(f"{result.case.label}: peak {_mib(result.peak_memory_bytes)}, limit {_mib(limit)}")
+        return score_check(spec, passed, len(measured), "; ".join(notes) or "no memory case ran")
+
+    def _output_check(self, spec: CheckSpec, results, context) -> CheckResult:
+        returned = [r for r in results if r.returned]
+        problems = []
+        if any(r.kind != "tensor" for r in returned):
+            problems.append("not a plain torch.Tensor")
+        if any(r.shape not in (None, ()) for r in returned):
+            problems.append("not 0-dim")
+        if any(r.kind == "tensor" and r.dtype != _dtype_name(r.case) for r in returned):
+            problems.append("dtype differs from the hidden states'")
+        if any(r.kind == "tensor" and r.device not in (None, "cpu") for r in returned):
+            problems.append("device differs from the hidden states'")
+        if context.leftover_processes or any(r.threads_started for r in returned):
+            problems.append("processes or threads left running")
+        message = "; ".join(problems) if problems else "0-dim tensor of the right dtype and device"
+        return score_check(spec, int(not problems), 1, message, required=bool(returned))
+
+    # Diagnosis
 
     def diagnose(self, results, expected, context) -> list[Diagnosis]:
-        return []
+        value_diagnoses = self._value_diagnoses(results, expected)
+        found = [
+            evidence.raises_error(results),
+            evidence.not_a_tensor(results),
+            evidence.not_scalar(results),
+            evidence.dtype_mismatch(results, "hidden"),
+            evidence.detached_graph(results),
+            evidence.mutates_inputs(results),
+            evidence.uses_builtin_loss(results, self.banned(context.strict), list(context.source_findings)),
+            evidence.leaves_processes(results, context.leftover_processes),
+            *value_diagnoses,
+            *self._stability_diagnoses(results, expected, bool(value_diagnoses)),
+            self._gradient_diagnosis(results, expected),
+            self._memory_diagnosis(results, expected),
+        ]
+        found = [d for d in found if d is not None]
+        failures = [r for r in results if r.case.check != "memory" and r.returned and not self.value_ok(r, expected)]
+        explained = {"missing-negation", "sum-instead-of-mean", "no-max-shift", "softmax-then-log", "not-scalar",
+                     "not-a-tensor"}
+        if failures and not any(d.mistake.id in explained for d in found):
+            found.append(self._wrong_value(failures, expected))
+        # TODO: format_counterexample reads a tensor named "logits", which these cases do not have,
+        # so the failing cases are dropped and the report shows no counterexample for this problem.
+        return [Diagnosis(d.mistake) for d in found]
+
+    def _value_diagnoses(self, results, expected) -> list[Diagnosis]:
+        comparable = [r for r in results if "moderate" in r.case.tags and scalar_value(r) is not None]
+        found = []
+        for mistake_id, (formula, observation) in VALUE_HYPOTHESES.items():
+            predictions = [(r, formula(r.case, expected[r.case.id].value)) for r in comparable]
+            if not predictions or not all(values_close(scalar_value(r), p, HYPOTHESIS_TOLERANCE) for r, p in predictions):
+                continue
+            telling = sum(not values_close(p, expected[r.case.id].value, HYPOTHESIS_TOLERANCE) for r, p in predictions)
+            if telling >= 2:
+                text = f"On all {len(comparable)} cases with moderate logits your loss was {observation}."
+                found.append(Diagnosis(Mistake(mistake_id, TITLES[mistake_id], text, HINTS[mistake_id])))
+        return found
+
+    def _stability_diagnoses(self, results, expected, values_wrong: bool) -> list[Diagnosis]:
+        found = []
+        overflow = [r for r in results if "overflow" in r.case.tags and "target-underflow" not in r.case.tags]
+        non_finite = [r for r in overflow if scalar_value(r) is not None and not torch.isfinite(scalar_value(r))]
+        if non_finite:
+            example = non_finite[0]
+            text = (
+                f"Your loss was {scalar_value(example).item()} for {example.case.label} with logits up to "
+                f"{max_abs(logits64(example.case)):.0f}, where PyTorch gives "
+                f"{expected[example.case.id].value.item():.6g} ({len(non_finite)} of {len(overflow)} such cases)."
+            )
+            found.append(Diagnosis(Mistake("no-max-shift", TITLES["no-max-shift"], text, HINTS["no-max-shift"])))
+        underflow = [r for r in results if r.case.tags == frozenset({"target-underflow"}) and scalar_value(r) is not None]
+        low = [r for r in underflow if not self.value_ok(r, expected)]
+        if low and not values_wrong:
+            example = low[0]
+            text = (
+                f"Where the target's probability underflows ({example.case.label}), PyTorch gives "
+                f"{expected[example.case.id].value.item():.6g} but your loss was {scalar_value(example).item():.6g}, "
+                "while moderate logits give the expected values."
+            )
+            mistake = Mistake("softmax-then-log", TITLES["softmax-then-log"], text, HINTS["softmax-then-log"])
+            found.append(Diagnosis(mistake))
+        return found
+
+    def _gradient_diagnosis(self, results, expected) -> Diagnosis | None:
+        """Diagnose gradients that are wrong on cases whose value is right."""
+        parts = []
+        for name in ("hidden", "weight"):
+            errors = [
+                gradient_error(r, expected[r.case.id], name)
+                for r in results
+                if self.value_ok(r, expected) and gradient_error(r, expected[r.case.id], name) is not None
+                and not self.gradient_ok(r, expected, name)
+            ]
+            if errors:
+                parts.append(f"{name}.grad on {len(errors)} cases (largest relative error {max(errors):.2e})")
+        if not parts:
+            return None
+        text = "Your loss values are right, but " + " and ".join(parts) + " differ from PyTorch's."
+        return Diagnosis(Mistake("wrong-gradient", TITLES["wrong-gradient"], text, HINTS["wrong-gradient"]))
+
+    def _memory_diagnosis(self, results, expected) -> Diagnosis | None:
+        measured = [
+            r for r in results
+            if r.case.measure_memory and r.peak_memory_bytes is not None
+            and r.peak_memory_bytes >= MEMORY_FRACTION * logits_bytes(r.case)
+        ]
+        if not measured:
+            return None
+        result = measured[0]
+        size = logits_bytes(result.case)
+        text = (
+            f"For {result.case.label} the peak extra memory of your call plus backward was "
+            f"{_mib(result.peak_memory_bytes)}, {result.peak_memory_bytes / size:.2f} x the {_mib(size)} of the "
+            f"(N, V) logits; the limit is {MEMORY_FRACTION:g} x ({_mib(MEMORY_FRACTION * size)})."
+        )
+        return Diagnosis(Mistake("materializes-logits", TITLES["materializes-logits"], text, HINTS["materializes-logits"]))
+
+    def _wrong_value(self, failures: list[CaseResult], expected) -> Diagnosis:
+        example = failures[0]
+        got = scalar_value(example)
+        shown = "a result with more than one number" if got is None else f"{got.item():.8g}"
+        text = (
+            f"{len(failures)} cases differ from PyTorch in a way that matches none of the known mistakes; for "
+            f"example {example.case.label}: expected {expected[example.case.id].value.item():.8g}, got {shown}."
+        )
+        return Diagnosis(Mistake("wrong-value", TITLES["wrong-value"], text, HINTS["wrong-value"]))
+
+
+def _dtype_name(case: Case) -> str:
+    return str(case.tensors["hidden"].dtype).removeprefix("torch.")
+
+
+def _mib(size: float) -> str:
+    return f"{size / MIB:.0f} MiB"
+
+
+def _uses_builtin(results: list[CaseResult], banned: frozenset[str], context) -> bool:
+    return any(name in banned for r in results for name in r.functions) or bool(context.source_findings)

@@ -12,6 +12,7 @@ from xent_grader.problems.base import Problem
 PROBLEM_CLASSES = (
     "xent_grader.problems.cross_entropy:CrossEntropyProblem",
     "xent_grader.problems.label_smoothing:LabelSmoothingProblem",
+    "xent_grader.problems.cross_entropy_grad:CrossEntropyGradProblem",
     "xent_grader.problems.linear_cross_entropy:LinearCrossEntropyProblem",
 )
 

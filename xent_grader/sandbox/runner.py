@@ -61,6 +61,7 @@ class SubmissionProcess:
         self.selector = selectors.DefaultSelector()
         self.process = None
         self.killed_by_grader = False
+        self.abandoned = False
 
     def start(self) -> None:
         request_reader, self.request_writer = _context.Pipe(duplex=False)
@@ -87,20 +88,27 @@ class SubmissionProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    def next_frame(self, deadline: float | None = None) -> codec.Frame | None:
-        """Wait for the next frame; return None once the run has failed (see ``failure``)."""
-        deadline = min(deadline or self.deadline, self.deadline)
-        while not self.frames and self.failure is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+    def next_frame(self, soft_deadline: float | None = None) -> codec.Frame | None:
+        """Wait for the next frame; return None once the run has failed (see ``failure``).
+
+        Past ``soft_deadline`` (used for advisory measurements) the wait gives up without failing
+        the run; the process is then abandoned mid-call and only ``finish`` is valid.
+        """
+        while not self.frames and self.failure is None and not self.abandoned:
+            now = time.monotonic()
+            if soft_deadline is not None and now >= soft_deadline:
+                self.abandoned = True
+                break
+            if now >= self.deadline:
                 self._fail("timeout", f"did not finish within {self.job.limits.timeout:g} s")
                 break
+            remaining = min(self.deadline, soft_deadline or self.deadline) - now
             for key, _ in self.selector.select(remaining):
                 self._read(key.data)
         return self.frames.popleft() if self.frames else None
 
     def send(self, header: dict, tensors: dict | None = None) -> bool:
-        if self.failure is not None:
+        if self.failure is not None or self.abandoned:
             return False
         try:
             _write_all(self.request_writer.fileno(), codec.encode(header, tensors), self.deadline)
@@ -194,7 +202,7 @@ class SubmissionProcess:
     def finish(self) -> RunEnd:
         """Ask the process to exit, end every descendant, and return what happened."""
         leftovers = 0
-        if self.failure is None:
+        if self.failure is None and not self.abandoned:
             leftovers = self.count_leftover_processes()
             self.send({"op": "exit"})
             self.process.join(timeout=1.0)

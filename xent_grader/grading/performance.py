@@ -1,0 +1,78 @@
+"""The advisory performance note: the submission's time and peak memory beside PyTorch's own function.
+
+Both run the same large case in the submission's process, so they share its allocator and threads.
+The grader reads peak memory from /proc itself; the times are measured inside that process (the
+median of the repeats), so a hostile submission could misreport its own time, which is one reason
+the note is never scored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+
+from xent_grader.grading.cases import CaseResult
+from xent_grader.grading.counterexample import run_case
+from xent_grader.grading.results import Mistake
+from xent_grader.problems.base import Problem
+from xent_grader.sandbox.runner import SubmissionProcess
+
+FAR_SLOWER = 10.0  # times slower than PyTorch that marks a Python loop
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    text: str
+    slowdown: float | None
+    call_count: int = 0  # torch calls the submission made on the large case
+
+
+def compare_with_pytorch(problem: Problem, process: SubmissionProcess, seed: int, seconds: float) -> Comparison | None:
+    """Time the submission and PyTorch's function on the problem's large case; None if the problem has none."""
+    case = problem.performance_case(seed)
+    if case is None or problem.performance_builtin is None:
+        return None
+    stop_at = time.monotonic() + seconds
+    builtin = run_case(process, dataclasses.replace(case, id=case.id + 1, builtin=problem.performance_builtin), stop_at)
+    mine = run_case(process, case, stop_at)
+    shape = " and ".join(f"{name} {tuple(tensor.shape)}" for name, tensor in case.tensors.items() if tensor.dim() > 1)
+    if mine is None or not mine.timings:
+        return Comparison(f"At {shape} your function did not finish {case.repeat} timed calls within {seconds:g} s.", None)
+    if builtin is None or not builtin.timings:
+        return None
+    mine_time, builtin_time = statistics.median(mine.timings), statistics.median(builtin.timings)
+    slowdown = mine_time / builtin_time if builtin_time > 0 else None
+    parts = [
+        f"At {shape}: your function took {mine_time * 1000:.1f} ms (median of {len(mine.timings)}), "
+        f"{problem.performance_builtin} {builtin_time * 1000:.1f} ms"
+    ]
+    memory = _memory_text(mine, builtin)
+    if memory:
+        parts.append(memory)
+    return Comparison("; ".join(parts) + ".", slowdown, mine.call_count)
+
+
+def _memory_text(mine: CaseResult, builtin: CaseResult) -> str:
+    if mine.peak_memory_bytes is None or builtin.peak_memory_bytes is None:
+        return ""
+    mib = 1024 * 1024
+    return (
+        f"peak extra memory of the call and backward: yours {mine.peak_memory_bytes / mib:.0f} MiB, "
+        f"PyTorch's {builtin.peak_memory_bytes / mib:.0f} MiB"
+    )
+
+
+def slowness_advisory(comparison: Comparison | None, fewest_calls: int) -> Mistake | None:
+    """Flag a far slower submission whose torch calls also grow with the input (a Python loop).
+
+    Time alone is noisy on a busy machine and a float64 implementation is legitimately slower, so
+    the call count must confirm the loop.
+    """
+    if comparison is None or comparison.slowdown is None or comparison.slowdown < FAR_SLOWER:
+        return None
+    if comparison.call_count <= 2 * fewest_calls + 16:
+        return None
+    evidence = f"{comparison.text} That is {comparison.slowdown:.0f} times slower than PyTorch."
+    hint = "Replace Python loops over rows or classes with whole-tensor operations (reductions along a dim, gather)."
+    return Mistake("not-vectorized", "Far slower than PyTorch", evidence, hint, scored=False)
