@@ -1,6 +1,6 @@
 """Run the grader with ``python -m xent_grader``."""
 
-from xent_grader.cli import main
+from xent_grader.entry import main
 
 if __name__ == "__main__":
     main()

@@ -85,13 +85,23 @@ def parse_statement(text: str) -> Statement:
     )
 
 
+FIRST_PROBLEM = "cross-entropy"
+
+
 @cache
 def statements() -> dict[str, Statement]:
+    """All statements, in the order of the ``next`` chain from the first problem, then any others."""
     found = {}
     for path in sorted(data_dir("problems").glob("*.md")):
         statement = parse_statement(path.read_text(encoding="utf-8"))
         found[statement.id] = statement
-    return found
+    ordered = {}
+    current = FIRST_PROBLEM
+    while current in found and current not in ordered:
+        ordered[current] = found[current]
+        current = found[current].next
+    ordered.update((key, value) for key, value in found.items() if key not in ordered)
+    return ordered
 
 
 def statement(problem_id: str) -> Statement | None:

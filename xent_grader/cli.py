@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.syntax import Syntax
-from rich.table import Table
 
 from xent_grader import catalog, practice
 
@@ -29,7 +28,7 @@ app.add_typer(export_app, name="export")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-COMMANDS = {"grade", "problems", "show", "init", "hint", "solution", "export"}
+from xent_grader.entry import COMMANDS  # noqa: E402 - kept beside the other module constants
 
 
 class OutputFormat(str, Enum):
@@ -63,6 +62,9 @@ def grade(
     watch: bool = typer.Option(False, help="Grade again each time the file is saved (one file only)."),
     protections: bool = typer.Option(False, help="List the protections active on this machine after the report."),
     run_as: str | None = typer.Option(None, help="When run as root, run submissions as this unprivileged user."),
+    performance: bool | None = typer.Option(
+        None, help="Time the submission beside PyTorch's own function (advisory); default: on for one file only."
+    ),
     debug: bool = typer.Option(False, help="Show full tracebacks of grader errors."),
 ) -> None:
     """Grade submissions. Example: xent-grade my_solution.py --format json"""
@@ -75,20 +77,20 @@ def grade(
         paths=paths, problem=problem, function=function, output_format=output_format.value, output=output,
         csv_path=csv_path, jobs=jobs, seed=seed, cases=cases, strict=strict, timeout=timeout,
         memory_limit=memory_limit, fail_under=fail_under, watch=watch, protections=protections, debug=debug,
-        run_as=run_as,
+        run_as=run_as, performance=performance,
     )
     raise typer.Exit(run_grade(request, out, err))
 
 
 @app.command("problems")
 def list_problems() -> None:
-    """List the problems: id, difficulty, title and a one-line summary."""
-    table = Table(show_edge=False)
-    for column in ("id", "difficulty", "title", "tags", "summary"):
-        table.add_column(column)
-    for statement in catalog.statements().values():
-        table.add_row(statement.id, statement.difficulty, statement.title, ", ".join(statement.tags), statement.summary)
-    out.print(table)
+    """List the problems, one line each: id, difficulty, title and tags."""
+    rows = list(catalog.statements().values())
+    width = max(len(statement.id) for statement in rows)
+    for statement in rows:
+        tags = ", ".join(statement.tags)
+        line = f"{statement.id:<{width}}  {statement.difficulty:<6}  {statement.title}  [{tags}]"
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _statement_or_exit(problem_id: str) -> catalog.Statement:
@@ -166,8 +168,13 @@ def export_gradescope(
     err.print(f"Zip the files in {destination} (not the folder itself) and upload the zip to Gradescope.", markup=False)
 
 
-def main() -> None:
-    argv = sys.argv[1:]
-    if argv and argv[0] not in COMMANDS and argv[0] not in ("--help", "-h"):
-        argv = ["grade", *argv]
+def main(argv: list[str] | None = None) -> None:
+    argv = command_arguments(sys.argv[1:] if argv is None else argv)
     app(args=argv, prog_name="xent-grade")
+
+
+def command_arguments(argv: list[str]) -> list[str]:
+    """Make ``xent-grade FILE ...`` mean ``xent-grade grade FILE ...``."""
+    if argv and argv[0] not in COMMANDS and argv[0] not in ("--help", "-h"):
+        return ["grade", *argv]
+    return argv

@@ -43,6 +43,7 @@ class GradeRequest:
     protections: bool
     debug: bool
     run_as: str | None = None
+    performance: bool | None = None
 
 
 class UsageError(Exception):
@@ -92,6 +93,7 @@ def _prepare(request: GradeRequest) -> tuple[GradeOptions, list[Path]]:
         limits=Limits(timeout=request.timeout, memory_mb=request.memory_limit),
         extra_cases=_read_cases(request.cases),
         run_as=_resolve_user(request.run_as),
+        performance=request.performance if request.performance is not None else len(files) == 1,
     )
     return options, files
 

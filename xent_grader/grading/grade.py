@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,9 +138,8 @@ class _Grading:
         process = SubmissionProcess(job)
         try:
             process.start()
-            cases = self.problem.make_cases(self.seed, list(self.options.extra_cases))
-            # Computed while the submission's process loads its file.
-            self.expected = {case.id: self.problem.expected(case) for case in cases}
+            # Computed while the submission's process loads its file, once per problem and seed.
+            cases, self.expected = _cases_and_expected(self.problem, self.seed, self.options.extra_cases)
             load_status, load_message = self._wait_for_load(process)
             if load_status != "ok":
                 end = process.finish()
@@ -159,6 +160,8 @@ class _Grading:
             self.performance_text = comparison.text if comparison else ""
             end = process.finish()
             status, message = self._run_status(results, end)
+            if status == "not-attempted":
+                checks, mistakes = [], []
             return self._report(status, message, checks, mistakes, end)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -256,6 +259,21 @@ class _Grading:
             protections=_protections(self.options),
             performance=self.performance_text,
         )
+
+
+_case_cache: dict[tuple, tuple[list[Case], dict[int, Expected]]] = {}
+_case_cache_lock = threading.Lock()
+
+
+def _cases_and_expected(problem: Problem, seed: int, extra_cases: tuple[dict, ...]):
+    """Return the cases and PyTorch's answers, shared by every file graded with the same seed."""
+    key = (problem.id, seed, json.dumps(extra_cases, sort_keys=True))
+    with _case_cache_lock:
+        if key not in _case_cache:
+            cases = problem.make_cases(seed, list(extra_cases))
+            _case_cache.clear()
+            _case_cache[key] = (cases, {case.id: problem.expected(case) for case in cases})
+        return _case_cache[key]
 
 
 def _load_error_message(error) -> tuple[str, str]:

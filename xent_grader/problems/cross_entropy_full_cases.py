@@ -91,11 +91,12 @@ SPECS = (
 
 # (logits rows, class-index targets, dtype) of literal stability cases with default options: a
 # target whose softmax probability underflows to 0 in the dtype (exp(-200) in float32, exp(-800)
-# in float64), and rows near +1000 and -1000 in one batch.
+# in float64), rows near +1000 and -1000 in one batch, and logits whose exp overflows float64.
 STABILITY_LITERALS = (
     ([[0.0, -200.0, 5.0]], [1], F32),
     ([[0.0, -800.0]], [1], F64),
     ([[1000.0, 1001.0, 1002.0], [-1000.0, -1001.0, -1002.0]], [0, 2], F32),
+    ([[800.0, 799.0]], [1], F64),
 )
 
 PERFORMANCE_SPEC = CaseSpec("performance", (64, 1000, 16))

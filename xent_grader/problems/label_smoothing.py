@@ -35,7 +35,7 @@ from xent_grader.problems.cross_entropy import TITLES as CROSS_ENTROPY_TITLES
 from xent_grader.problems.label_smoothing_cases import (
     VALUE_HYPOTHESES,
     Formula,
-    formula_fit,
+    fit_hypotheses,
     formula_follows,
     label_smoothing_cases,
     median_seconds,
@@ -144,7 +144,7 @@ class LabelSmoothingProblem(Problem):
             count("stability", in_check("stability"), value_ok, "cases match"),
             count("batch-mean", in_check("batch-mean"), lambda r: self._magnitude_ok(r, expected), "batch sizes match"),
             output_check(specs["output"], results, context),
-            count("gradient", [r for r in results if r.case.grad], lambda r: gradient_close(r, expected[r.case.id]),
+            count("gradient", [r for r in results if r.case.grad], lambda r: _gradient_ok(r, expected[r.case.id]),
                   "gradients match"),
         ]
         return checks + integrity_checks(specs, results, context, self.banned(context.strict))
@@ -152,7 +152,9 @@ class LabelSmoothingProblem(Problem):
     # Diagnosis
 
     def diagnose(self, results, expected, context) -> list[Diagnosis]:
-        fitted = self._value_diagnoses(results, expected)
+        fitted = fit_hypotheses(
+            VALUE_HYPOTHESES, results, expected, "F.cross_entropy", self._returned_value_fails, TITLES, HINTS
+        )
         formula = VALUE_HYPOTHESES[fitted[0][0]][1] if fitted else _truth
         found = [
             evidence.raises_error(results),
@@ -184,7 +186,7 @@ class LabelSmoothingProblem(Problem):
         """Flag wrong gradients where the value is right; a wrong formula explains its own gradient."""
         differing = [
             r for r in results
-            if "moderate" in r.case.tags and r.grads and not gradient_close(r, expected[r.case.id])
+            if "moderate" in r.case.tags and r.grads and not _gradient_ok(r, expected[r.case.id])
         ]
         gradient = evidence.wrong_gradient(differing, expected, "logits", lambda r: self._value_ok(r, expected))
         if gradient is None:
@@ -192,27 +194,6 @@ class LabelSmoothingProblem(Problem):
         gradient.mistake = replace(gradient.mistake, hint=HINTS["wrong-gradient"])
         gradient.case_fails = _gradient_fails
         return [gradient]
-
-    def _value_diagnoses(self, results, expected) -> list[tuple[str, Diagnosis]]:
-        """Test every wrong formula on the moderate cases; return (formula key, Diagnosis) for each that fits."""
-        comparable = [r for r in results if "moderate" in r.case.tags and scalar_value(r) is not None]
-        found = []
-        for key, (mistake_id, formula, observation) in VALUE_HYPOTHESES.items():
-            differing = formula_fit(formula, comparable, expected)
-            if differing is None or len(differing) < 2 or any(d.mistake.id == mistake_id for _, d in found):
-                continue
-            example = differing[0]
-            truth = expected[example.case.id].value
-            evidence_text = (
-                f"On all {len(comparable)} cases with moderate logits your loss equals {observation} "
-                f"({len(differing)} of them tell this apart from the right answer). For example, for "
-                f"{example.case.label}, F.cross_entropy gives {truth.item():.6g}, that formula gives "
-                f"{formula(example.case, truth).item():.6g} and your loss was {scalar_value(example).item():.6g}."
-            )
-            mistake = Mistake(mistake_id, TITLES[mistake_id], evidence_text, HINTS[mistake_id])
-            failing = [r for r in comparable if not self._value_ok(r, expected)]
-            found.append((key, Diagnosis(mistake, failing, self._returned_value_fails)))
-        return found
 
     def _value_fails(self, result: CaseResult, expected_case: Expected) -> bool:
         return not value_matches(result, expected_case, tolerance_for(result.case, "logits"))
@@ -279,12 +260,12 @@ class LabelSmoothingProblem(Problem):
         return smoothed_logits_cases(dtype, diagnosis.search_values)
 
 
-def gradient_close(result: CaseResult, expected_case: Expected) -> bool:
+def gradient_close(result: CaseResult, expected_case: Expected, entry_scale: float) -> bool:
     """Return whether the gradient w.r.t. the logits matches, by relative error or, near 0, absolutely.
 
-    With one class the expected gradient is exactly 0, so any rounding is a relative error of 1.
-    Entries of this gradient are at most 1 / batch_size in size, so an absolute error of
-    limit / batch_size is the relative limit on that scale.
+    Where the expected gradient is exactly 0 (one class, say), any rounding is a relative error of 1.
+    ``entry_scale`` is the largest size an entry of the gradient can have, so an absolute error of
+    limit x entry_scale is the relative limit on that scale.
     """
     error = gradient_error(result, expected_case, "logits")
     if error is None:
@@ -293,12 +274,16 @@ def gradient_close(result: CaseResult, expected_case: Expected) -> bool:
     if error <= limit:
         return True
     difference = result.grads["logits"] - expected_case.grads["logits"]
-    batch_size = max(1, result.case.tensors["logits"].shape[0])
-    return bool(torch.isfinite(difference).all()) and difference.abs().max().item() <= limit / batch_size
+    return bool(torch.isfinite(difference).all()) and difference.abs().max().item() <= limit * entry_scale
+
+
+def _gradient_ok(result: CaseResult, expected_case: Expected) -> bool:
+    # Entries of (softmax - q) / batch_size are at most 1 / batch_size in size.
+    return gradient_close(result, expected_case, 1 / max(1, result.case.tensors["logits"].shape[0]))
 
 
 def _gradient_fails(result: CaseResult, expected_case: Expected) -> bool:
-    return "logits" in result.grads and not gradient_close(result, expected_case)
+    return "logits" in result.grads and not _gradient_ok(result, expected_case)
 
 
 def output_check(

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from xent_grader.grading.cases import Case, CaseResult
 from xent_grader.grading.compare import values_close
-from xent_grader.problems.base import scalar_value
+from xent_grader.grading.evidence import Diagnosis
+from xent_grader.grading.results import Mistake
+from xent_grader.problems.base import Expected, scalar_value
 from xent_grader.problems.cross_entropy import HYPOTHESIS_TOLERANCE
 from xent_grader.problems.cross_entropy_cases import (
     BATCH_SIZES,
@@ -290,3 +292,37 @@ def formula_follows(formula: Formula, result: CaseResult, expected) -> bool:
     truth = expected[result.case.id].value
     predicted = formula(result.case, truth)
     return values_close(scalar_value(result), truth if predicted is None else predicted, HYPOTHESIS_TOLERANCE)
+
+
+def fit_hypotheses(
+    hypotheses: dict[str, tuple[str, Formula, str]],
+    results: list[CaseResult],
+    expected: dict[int, Expected],
+    reference: str,
+    case_fails,
+    titles: dict[str, str],
+    hints: dict[str, str],
+) -> list[tuple[str, Diagnosis]]:
+    """Test each wrong formula on the moderate cases; return (formula key, Diagnosis) for each that fits.
+
+    A formula fits when every moderate single-number output follows it and at least 2 of those cases
+    tell it apart from the truth. ``reference`` names PyTorch's function in the evidence sentence.
+    """
+    comparable = [r for r in results if "moderate" in r.case.tags and scalar_value(r) is not None]
+    found: list[tuple[str, Diagnosis]] = []
+    for key, (mistake_id, formula, observation) in hypotheses.items():
+        differing = formula_fit(formula, comparable, expected)
+        if differing is None or len(differing) < 2 or any(d.mistake.id == mistake_id for _, d in found):
+            continue
+        example = differing[0]
+        truth = expected[example.case.id].value
+        evidence_text = (
+            f"On all {len(comparable)} cases with moderate logits your loss equals {observation} "
+            f"({len(differing)} of them tell this apart from the right answer). For example, for "
+            f"{example.case.label}, {reference} gives {truth.item():.6g}, that formula gives "
+            f"{formula(example.case, truth).item():.6g} and your loss was {scalar_value(example).item():.6g}."
+        )
+        mistake = Mistake(mistake_id, titles[mistake_id], evidence_text, hints[mistake_id])
+        failing = [r for r in comparable if case_fails(r, expected[r.case.id])]
+        found.append((key, Diagnosis(mistake, failing, case_fails)))
+    return found

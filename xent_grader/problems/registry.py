@@ -13,6 +13,8 @@ PROBLEM_CLASSES = (
     "xent_grader.problems.cross_entropy:CrossEntropyProblem",
     "xent_grader.problems.label_smoothing:LabelSmoothingProblem",
     "xent_grader.problems.cross_entropy_grad:CrossEntropyGradProblem",
+    "xent_grader.problems.cross_entropy_full:CrossEntropyFullProblem",
+    "xent_grader.problems.bce_with_logits:BceWithLogitsProblem",
     "xent_grader.problems.linear_cross_entropy:LinearCrossEntropyProblem",
 )
 

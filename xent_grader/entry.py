@@ -1,0 +1,23 @@
+"""Entry point of the ``xent-grade`` command; it imports as little as possible before it starts work.
+
+A grade command starts the forkserver, which preloads torch for the submissions' processes, before
+this process imports typer, rich and torch, so the imports run side by side.
+"""
+
+from __future__ import annotations
+
+import sys
+
+COMMANDS = {"grade", "problems", "show", "init", "hint", "solution", "export"}
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    grading = bool(argv) and argv[0] not in COMMANDS - {"grade"} and not {"--help", "-h"} & set(argv)
+    if grading:
+        from xent_grader.sandbox.forkserver import start_forkserver
+
+        start_forkserver()
+    from xent_grader.cli import main as run_cli
+
+    run_cli(argv)
