@@ -62,6 +62,10 @@ def run_grade(request: GradeRequest, out: Console, err: Console) -> int:
         if len(files) == 1 and not request.paths[0].is_dir():
             return _grade_one(files[0], options, request, out, err)
         return _grade_many(files, options, request, out, err)
+    except KeyboardInterrupt:
+        batch.runner.end_all_submissions()
+        err.print(Text("interrupted before any file was graded.", style="yellow"))
+        return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the one boundary that turns grader faults into a message
         if request.debug:
             traceback.print_exc()
@@ -178,6 +182,11 @@ def _grade_many(files: list[Path], options: GradeOptions, request: GradeRequest,
 
         def advance(report: Report) -> None:
             progress.update(task, advance=1, description=Path(report.path).name)
+            if not err.is_terminal:
+                # No progress bar is drawn off a terminal, so logs get one line per file instead.
+                done = int(progress.tasks[0].completed)
+                line = f"graded {done}/{len(files)} {report.path}: {report.score:g}/{report.max_score:g} {report.status}"
+                err.print(Text(line))
 
         try:
             reports = batch.grade_files(files, options, jobs, on_done=advance)

@@ -219,11 +219,19 @@ def make_case(case_id: int, check: str, tensors: dict, code: dict, kwargs: dict,
 
 
 def describe(logits: torch.Tensor, target: torch.Tensor, kwargs: dict) -> str:
+    """Describe a case in words: dtype, shape, target kind, ignored targets and options."""
     kind = "probability" if target.is_floating_point() else "class-index"
     dtype = str(logits.dtype).removeprefix("torch.")
-    options = "".join(f", {key}={value}" for key, value in kwargs.items() if key != "weight")
+    ignored = ""
+    if not target.is_floating_point() and target.numel():
+        count = int((target == kwargs.get("ignore_index", -100)).sum())
+        if count == target.numel():
+            ignored = " (every target ignored)"
+        elif count:
+            ignored = f" ({count} of {target.numel()} ignored)"
     weighted = ", class weights" if "weight" in kwargs else ""
-    return f"{dtype} input of shape {tuple(logits.shape)} with {kind} targets{weighted}{options}"
+    options = "".join(f", {key}={value!r}" for key, value in kwargs.items() if key != "weight")
+    return f"{dtype} input of shape {tuple(logits.shape)} with {kind} targets{ignored}{weighted}{options}"
 
 
 def counted_mask(target: torch.Tensor, ignore_index: int) -> torch.Tensor:

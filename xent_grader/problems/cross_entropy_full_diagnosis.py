@@ -244,20 +244,18 @@ def empty_mean_diagnosis(results, expected, variants: list[Variant]) -> Diagnosi
 
 
 def target_indexing_diagnosis(results) -> Diagnosis | None:
-    """Diagnose errors on (N, C) inputs only where a target equals an out-of-range ignore_index."""
-    two_dim = [r for r in results if r.ran and r.case.tensors["logits"].dim() == 2]
-    raised = [r for r in two_dim if r.error is not None and not r.error.memory]
-    with_ignored = [r for r in raised if "ignored-out-of-range" in r.case.tags]
-    if not with_ignored or len(with_ignored) != len(raised):
+    """Diagnose exceptions raised only where a target equals an ignore_index outside [0, C)."""
+    raised = [r for r in results if r.error is not None and not r.error.memory]
+    if not raised or any("ignored-out-of-range" not in r.case.tags for r in raised):
         return None
-    example = with_ignored[0]
-    total = sum("ignored-out-of-range" in r.case.tags for r in two_dim)
+    example = raised[0]
+    total = sum("ignored-out-of-range" in r.case.tags for r in results)
     text = (
-        f"Your function raised an exception on {len(with_ignored)} of the {total} (N, C) cases whose targets "
-        f"contain ignore_index, and on no other (N, C) case. For example, for {example.case.label}: "
+        f"Your function raised an exception on {len(raised)} of the {total} cases whose targets contain an "
+        f"ignore_index outside [0, C), and on no other case. For example, for {example.case.label}: "
         f"{example.error.type}: {example.error.message[:200]}"
     )
-    return Diagnosis(mistake("wrong-target-indexing", text), with_ignored, lambda r, _: r.error is not None)
+    return Diagnosis(mistake("wrong-target-indexing", text), raised, lambda r, _: r.error is not None)
 
 
 def not_scalar_diagnosis(results, expected) -> Diagnosis | None:

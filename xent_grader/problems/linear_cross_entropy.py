@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from xent_grader.grading import evidence
 from xent_grader.grading.cases import Case, CaseResult
-from xent_grader.grading.compare import GRADIENT_PASS, Tolerance, max_abs, value_tolerance, values_close
+from xent_grader.grading.compare import GRADIENT_PASS, Tolerance, value_tolerance, values_close
 from xent_grader.grading.evidence import Diagnosis
 from xent_grader.grading.results import CheckResult, Mistake
 from xent_grader.problems.base import (
@@ -30,8 +30,8 @@ from xent_grader.problems.base import (
 from xent_grader.problems.cross_entropy import BUILTIN_LOSSES, STRICT_EXTRAS
 from xent_grader.problems.linear_cross_entropy_cases import (
     linear_cross_entropy_cases,
-    logits64,
     logits_bytes,
+    max_abs_logit,
     performance_case,
 )
 
@@ -119,12 +119,12 @@ def expected_loss(case: Case, row_chunk: int = 256) -> Expected:
 
 def value_tolerance_for(case: Case) -> Tolerance:
     """Tolerance that grows with the largest |logit|, where a float32 log-sum-exp loses precision."""
-    return value_tolerance(case.tensors["hidden"].dtype, max_abs(logits64(case)))
+    return value_tolerance(case.tensors["hidden"].dtype, max_abs_logit(case))
 
 
 def gradient_limit(case: Case) -> float:
     dtype = case.tensors["hidden"].dtype
-    return max(GRADIENT_PASS.get(dtype, 1e-4), 64 * torch.finfo(dtype).eps * max_abs(logits64(case)))
+    return max(GRADIENT_PASS.get(dtype, 1e-4), 64 * torch.finfo(dtype).eps * max_abs_logit(case))
 
 
 class LinearCrossEntropyProblem(Problem):
@@ -266,13 +266,16 @@ class LinearCrossEntropyProblem(Problem):
 
     def _stability_diagnoses(self, results, expected, values_wrong: bool) -> list[Diagnosis]:
         found = []
-        overflow = [r for r in results if "overflow" in r.case.tags and "target-underflow" not in r.case.tags]
+        overflow = [
+            r for r in results
+            if r.case.tags & {"overflow", "underflow-all"} and "target-underflow" not in r.case.tags
+        ]
         non_finite = [r for r in overflow if scalar_value(r) is not None and not torch.isfinite(scalar_value(r))]
         if non_finite:
             example = non_finite[0]
             text = (
                 f"Your loss was {scalar_value(example).item()} for {example.case.label} with logits up to "
-                f"{max_abs(logits64(example.case)):.0f}, where PyTorch gives "
+                f"{max_abs_logit(example.case):.0f}, where PyTorch gives "
                 f"{expected[example.case.id].value.item():.6g} ({len(non_finite)} of {len(overflow)} such cases)."
             )
             found.append(Diagnosis(Mistake("no-max-shift", TITLES["no-max-shift"], text, HINTS["no-max-shift"])))
