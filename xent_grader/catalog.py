@@ -57,7 +57,7 @@ class Statement:
         return [found[level] for level in HINT_LEVELS if level in found]
 
     def public_markdown(self) -> str:
-        """The statement as a candidate sees it: everything but the hints."""
+        """Return the statement a candidate reads: every section but the hints."""
         parts = [f"# {self.title}"]
         for heading, body in self.sections.items():
             if heading != "Hints":
@@ -90,7 +90,7 @@ FIRST_PROBLEM = "cross-entropy"
 
 @cache
 def statements() -> dict[str, Statement]:
-    """All statements, in the order of the ``next`` chain from the first problem, then any others."""
+    """Load all statements, in the order of the ``next`` chain from the first problem, then any others."""
     found = {}
     for path in sorted(data_dir("problems").glob("*.md")):
         statement = parse_statement(path.read_text(encoding="utf-8"))

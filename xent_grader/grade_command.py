@@ -127,6 +127,11 @@ def _read_cases(path: Path | None) -> tuple[dict, ...]:
         raise UsageError(f"cannot read the cases file {path}: {error}.") from None
     if not isinstance(data, list) or not all(isinstance(case, dict) and {"logits", "targets"} <= case.keys() for case in data):
         raise UsageError(f"{path} must hold a JSON list of objects with \"logits\" and \"targets\" (see the README).")
+    for index, case in enumerate(data):
+        if case.get("dtype", "float32") not in ("float32", "float64"):
+            raise UsageError(f"{path}: case {index} has dtype {case.get('dtype')!r}; use \"float32\" or \"float64\".")
+        if case.get("check", "parity") not in ("parity", "stability", "batch-mean", "negation"):
+            raise UsageError(f"{path}: case {index} has check {case.get('check')!r}; see the README for the names.")
     return tuple(data)
 
 

@@ -58,7 +58,7 @@ class CallError:
 
 @dataclass
 class CaseResult:
-    """What one call returned, as the grader reconstructed it; nothing here is the submission's object."""
+    """The outcome of one call, rebuilt by the grader from raw data; nothing here is the submission's object."""
 
     case: Case
     ran: bool = False
@@ -167,5 +167,5 @@ def _parse_backward(result: CaseResult, backward, tensors: dict[str, torch.Tenso
 
 
 def result_from_failure(case: Case) -> CaseResult:
-    """A case that never ran because the process stopped first."""
+    """Return the result of a case that never ran because the process stopped first."""
     return CaseResult(case=case, ran=False)

@@ -1,8 +1,9 @@
 """The smallest failing input for a diagnosed mistake, searched with Hypothesis in the live process.
 
-The problem supplies a Hypothesis strategy of small inputs (for cross-entropy: few rows and classes,
-small integers first, then the special values the mistake needs); the submission's process
-evaluates each, and Hypothesis shrinks the first failure to the simplest one that still fails. When the process is gone or the budget runs out, the
+The problem supplies a Hypothesis strategy of small inputs. For cross-entropy these have few rows
+and classes, small integers first, then the special values the mistake needs. The submission's
+process evaluates each input, and Hypothesis shrinks the first failure to the simplest one that
+still fails. When the process is gone or the budget runs out, the
 smallest failing graded case stands in.
 """
 

@@ -266,7 +266,7 @@ _case_cache_lock = threading.Lock()
 
 
 def _cases_and_expected(problem: Problem, seed: int, extra_cases: tuple[dict, ...]):
-    """Return the cases and PyTorch's answers, shared by every file graded with the same seed."""
+    """Return the cases and PyTorch's expected values, shared by every file graded with the same seed."""
     key = (problem.id, seed, json.dumps(extra_cases, sort_keys=True))
     with _case_cache_lock:
         if key not in _case_cache:

@@ -1,9 +1,9 @@
 """The advisory performance note: the submission's time and peak memory beside PyTorch's own function.
 
 Both run the same large case in the submission's process, so they share its allocator and threads.
-The grader reads peak memory from /proc itself; the times are measured inside that process (the
-median of the repeats), so a hostile submission could misreport its own time, which is one reason
-the note is never scored.
+The grader reads peak memory from /proc itself. The times are the median of the repeats, measured
+inside that process, so a hostile submission could misreport its own time. That is one reason the
+note is never scored.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What every problem provides, and the evidence helpers the problems share."""
+"""The Problem interface, and the comparison helpers the problems share."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from xent_grader.grading.results import CheckResult
 
 @dataclass(frozen=True)
 class Expected:
-    """PyTorch's answer for one case, computed in float64 in the grader's process."""
+    """PyTorch's expected value and gradients for one case, computed in float64 in the grader's process."""
 
     value: torch.Tensor
     grads: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -37,7 +37,7 @@ class GradingContext:
 
 
 class Problem:
-    """A graded exercise: its cases, PyTorch's answers, its checks and its mistake diagnosis."""
+    """A graded exercise: its cases, PyTorch's expected values, its checks and its mistake diagnosis."""
 
     id: str = ""
     title: str = ""
@@ -82,7 +82,7 @@ def tolerance_for(case: Case, tensor_name: str) -> Tolerance:
 
 
 def scalar_value(result: CaseResult) -> torch.Tensor | None:
-    """Return the output as a 0-dim float64 tensor when it holds exactly one number."""
+    """Return the output as a 0-dim float64 tensor when it contains exactly one number."""
     if not result.returned or result.value is None or result.value.numel() != 1:
         return None
     return result.value.reshape(())

@@ -1,4 +1,4 @@
-"""The problems this grader knows, by id and by the function a submission defines."""
+"""The registered problems, looked up by id or by the function a submission defines."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The code that runs inside the submission's process.
 
 The grader starts this process from a clean forkserver that preloaded torch and this module, so
-the submission's process never holds an expected value. ``run_submission`` locks the process down,
+the submission's process never contains an expected value. ``run_submission`` locks the process down,
 loads the submission from source, then answers call requests from the grader, one frame each way.
 Every frame it sends is untrusted data to the grader, which validates it and judges only the
 numbers in it.
@@ -35,7 +35,7 @@ EXIT_HARNESS_FAILED = 87
 
 @dataclass(frozen=True)
 class Job:
-    """What the submission's process needs: the source, where it came from, and its limits."""
+    """The work order of a submission's process: the source, its path, the function name and the limits."""
 
     source: str
     filename: str
@@ -69,7 +69,7 @@ class Channel:
                 return None
             frames = self.decoder.feed(chunk)
             if frames:
-                # The grader sends one request and waits for the answer, so at most one is queued.
+                # The grader sends one request and waits for its result, so at most one is queued.
                 return frames[0]
 
 

@@ -30,7 +30,7 @@ _running: set[SubmissionProcess] = set()
 
 @dataclass
 class RunFailure:
-    """Why a submission's process stopped before answering: a status and a reason in words."""
+    """The reason a submission's process stopped before it returned all results: a status and a sentence."""
 
     status: str  # timeout | crashed | memory-limit | output-limit
     reason: str
