@@ -63,6 +63,8 @@ def render_report(report: Report, console: Console, show_protections: bool = Fal
     console.print(Text(f"seed {report.seed} (rerun with --seed {report.seed}) · {report.duration_seconds:.2f} s", style="dim"))
     if show_protections:
         console.print(protections_table(report))
+    elif report.protections:
+        console.print(Text(protections_summary(report), style="dim"))
 
 
 def _checks_table(report: Report) -> Table:
@@ -112,6 +114,15 @@ def _render_follow_ups(report: Report, console: Console) -> None:
             console.print(Text(f"  - {question}"))
     if statement.next:
         console.print(Text(f"Next problem: xent-grade show {statement.next}   (or: xent-grade init {statement.next} FILE)"))
+
+
+def protections_summary(report: Report) -> str:
+    active = [name for name, on, _ in report.protections if on]
+    inactive = [detail for _, on, detail in report.protections if not on]
+    line = f"{len(active)} of {len(report.protections)} protections active"
+    if inactive:
+        line += f"; {'; '.join(inactive)}"
+    return line + " (--protections lists them)"
 
 
 def protections_table(report: Report) -> Table:

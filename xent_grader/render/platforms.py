@@ -107,6 +107,9 @@ def junit_xml(reports: list[Report]) -> str:
             failures=str(failures),
             time=f"{report.duration_seconds:.3f}",
         )
+        properties = ElementTree.SubElement(suite, "properties")
+        ElementTree.SubElement(properties, "property", name="seed", value=str(report.seed))
+        ElementTree.SubElement(properties, "property", name="score", value=f"{report.score:g}/{report.max_score:g}")
         if report.status != "ok":
             case = ElementTree.SubElement(suite, "testcase", classname=report.problem, name="loads and runs")
             failure = ElementTree.SubElement(case, "failure", message=report.status, type=report.status)
