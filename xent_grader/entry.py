@@ -6,12 +6,25 @@ this process imports typer, rich and torch, so the imports run side by side.
 
 from __future__ import annotations
 
+import os
 import sys
 
 COMMANDS = {"grade", "problems", "show", "init", "hint", "solution", "export"}
 
 
+def _drop_working_directory_from_path() -> None:
+    """Keep ``python -m xent_grader`` run inside a folder of submissions from importing their files.
+
+    A submission folder may contain a ``torch.py``; the working directory stays on ``sys.path``
+    only when it is a checkout of this package.
+    """
+    here = os.getcwd()
+    if not os.path.isdir(os.path.join(here, "xent_grader")):
+        sys.path[:] = [entry for entry in sys.path if entry not in ("", ".", here)]
+
+
 def main() -> None:
+    _drop_working_directory_from_path()
     argv = sys.argv[1:]
     grading = bool(argv) and argv[0] not in COMMANDS - {"grade"} and not {"--help", "-h"} & set(argv)
     if grading:

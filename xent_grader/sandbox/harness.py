@@ -99,7 +99,7 @@ def _isolate(job: Job, keep_fds: tuple[int, ...], output_fd: int) -> list[str]:
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     _close_other_fds(keep_fds)
-    sys.stdin = open(os.devnull)
+    sys.stdin = open(0, closefd=False)
     sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
     sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
     os.environ.clear()
