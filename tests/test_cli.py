@@ -53,14 +53,28 @@ JSON_KEY_TYPES = {
     "output": str,
     "seed": int,
 }
-CHECK_KEY_TYPES = {"id": str, "title": str, "passed": bool, "score": (int, float), "max_score": (int, float), "message": str}
-MISTAKE_KEY_TYPES = {"id": str, "title": str, "evidence": str, "hint": str, "counterexample": (dict, type(None))}
+CHECK_KEY_TYPES = {
+    "id": str,
+    "title": str,
+    "passed": bool,
+    "score": (int, float),
+    "max_score": (int, float),
+    "message": str,
+}
+MISTAKE_KEY_TYPES = {
+    "id": str,
+    "title": str,
+    "evidence": str,
+    "hint": str,
+    "counterexample": (dict, type(None)),
+}
 COUNTEREXAMPLE_KEY_TYPES = {"code": str, "expected": str, "got": str}
 
 
 def environment(state: Path, no_color: bool = True) -> dict[str, str]:
     """Plain environment of a pipe: no forced colors or width, practice state in ``state``."""
-    env = {key: value for key, value in os.environ.items() if key not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS")}
+    dropped = ("NO_COLOR", "FORCE_COLOR", "COLUMNS")
+    env = {key: value for key, value in os.environ.items() if key not in dropped}
     env["XDG_STATE_HOME"] = str(state)
     env["TERM"] = "xterm-256color"
     if no_color:
@@ -152,7 +166,7 @@ def test_reference_verdict_first_line(runs):
 
 
 def test_reference_progress_on_stderr(runs):
-    assert f"(seed {SEED})" in runs["reference"].stderr
+    assert f"(seed {SEED})" in words(runs["reference"].stderr)
     assert "grading" not in runs["reference"].stdout.splitlines()[0]
 
 
@@ -204,7 +218,7 @@ def test_json_key_types(runs, key):
     report = report_of(runs["wrong-json"])
 
     assert isinstance(report[key], JSON_KEY_TYPES[key])
-    assert not isinstance(report[key], bool) or JSON_KEY_TYPES[key] is bool
+    assert type(report[key]) is not bool
 
 
 def test_json_check_fields(runs):
@@ -268,18 +282,22 @@ def test_printing_file_json_intact(runs):
     assert report["score"] == report["max_score"]
 
 
-@pytest.mark.parametrize("printed", ["hello from import", '{"score": 100, "status": "ok"}', "to stderr at import", "called with"])
+PRINTED_LINES = ["hello from import", '{"score": 100, "status": "ok"}', "to stderr at import", "called with"]
+
+
+@pytest.mark.parametrize("printed", PRINTED_LINES)
 def test_printing_file_output_key(runs, printed):
     assert printed in report_of(runs["prints"])["output"]
 
 
-def test_printing_file_nothing_leaks(runs):
-    stdout = runs["prints"].stdout
-    report = report_of(runs["prints"])
+@pytest.mark.parametrize("printed", ["hello from import", '{"score": 100, "status": "ok"}'])
+def test_printing_file_stdout_not_leaked(runs, printed):
+    # Inside the JSON the printed text is one escaped string, never a line of its own.
+    assert printed not in runs["prints"].stdout.splitlines()
 
-    # Everything printed is inside the output string, so removing the JSON leaves nothing.
-    assert json.loads(stdout) == report
-    assert "hello from import" not in runs["prints"].stderr
+
+def test_printing_file_stderr_not_leaked(runs):
+    assert "to stderr at import" not in runs["prints"].stderr
 
 
 def test_syntax_error_status(runs):
@@ -340,10 +358,6 @@ def test_missing_path_named(runs):
     assert "not found" in message
 
 
-@pytest.mark.xfail(
-    reason="error messages on stderr are hard-wrapped at 80 columns, which splits a long path across lines",
-    strict=True,
-)
 def test_long_path_in_error_whole(tmp_path):
     # `init` rejects an existing file with the same error console that `grade` uses, without
     # loading torch.
@@ -357,10 +371,6 @@ def test_long_path_in_error_whole(tmp_path):
     assert str(long_path) in result.stderr
 
 
-@pytest.mark.xfail(
-    reason="`init` into a folder that does not exist ends with a traceback and exit code 1, not a usage error",
-    strict=True,
-)
 def test_init_missing_folder_usage_error(tmp_path):
     path = tmp_path / "no" / "such" / "folder" / "solution.py"
 

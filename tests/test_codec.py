@@ -20,7 +20,7 @@ TENSOR_CAP = 1 << 20
 
 
 def raw_frame(header_bytes: bytes, body: bytes = b"") -> bytes:
-    """Build a frame by hand, so the decoder sees headers that encode() would never write."""
+    """Build a frame by hand, for headers that encode() never writes."""
     return HEADER_LENGTH.pack(len(header_bytes)) + header_bytes + body
 
 
@@ -225,10 +225,6 @@ def test_unknown_dtype_rejected(dtype):
         FrameDecoder(TENSOR_CAP).feed(frame_with_specs([spec]))
 
 
-@pytest.mark.xfail(
-    reason="a dtype that is a JSON list or object raises TypeError (unhashable) instead of ProtocolError",
-    strict=True,
-)
 @pytest.mark.parametrize("dtype", [[], {"name": "float32"}], ids=["list", "object"])
 def test_unhashable_dtype_rejected(dtype):
     spec = {"name": "value", "dtype": dtype, "shape": [1]}
@@ -240,7 +236,10 @@ def test_unhashable_dtype_rejected(dtype):
 @pytest.mark.parametrize(
     "shape",
     [[-1], [2, -3], [2.0], [True], ["3"], [None], [[2]], "3", None, [1] * 9],
-    ids=["negative", "negative-inner", "float", "bool", "string", "null", "nested", "not-a-list", "missing", "nine-dims"],
+    ids=[
+        "negative", "negative-inner", "float", "bool", "string", "null", "nested", "not-a-list", "missing",
+        "nine-dims",
+    ],
 )
 def test_invalid_shape_rejected(shape):
     spec = {"name": "value", "dtype": "float32", "shape": shape}
@@ -249,10 +248,6 @@ def test_invalid_shape_rejected(shape):
         FrameDecoder(TENSOR_CAP).feed(frame_with_specs([spec]))
 
 
-@pytest.mark.xfail(
-    reason="an empty shape with a size above the int64 range raises TypeError from reshape instead of ProtocolError",
-    strict=True,
-)
 def test_empty_shape_with_huge_size_rejected():
     spec = {"name": "value", "dtype": "float32", "shape": [0, 2**70]}
 

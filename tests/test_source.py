@@ -46,7 +46,6 @@ def test_read_source_nul_byte_status(tmp_path):
     assert "NUL" in raised.value.message
 
 
-@pytest.mark.xfail(reason="the NUL-byte message names the problem but gives no fix", strict=True)
 def test_read_source_nul_byte_fix(tmp_path):
     path = tmp_path / "binary.py"
     path.write_bytes(b"x = 1\n\x00\n")

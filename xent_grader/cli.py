@@ -27,7 +27,8 @@ export_app = typer.Typer(help="Write files for other grading platforms.", no_arg
 app.add_typer(export_app, name="export")
 
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap keeps long paths in messages whole, so they can be copied or searched.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 from xent_grader.entry import COMMANDS  # noqa: E402 - kept beside the other module constants
 
 

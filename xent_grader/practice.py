@@ -51,6 +51,8 @@ def write_starter(problem_id: str, destination: Path, overwrite: bool) -> None:
         raise PracticeError(f"The problem {problem_id!r} has no starter code.")
     if destination.exists() and not overwrite:
         raise PracticeError(f"{destination} already exists. Choose another name, or pass --force to overwrite it.")
+    if not destination.parent.is_dir():
+        raise PracticeError(f"the folder {destination.parent} does not exist. Create it first, or choose another path.")
     header = f'# {statement.title}: run `xent-grade {destination.name}` to grade this file.\n'
     destination.write_text(header + statement.starter_code, encoding="utf-8")
 

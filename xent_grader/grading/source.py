@@ -34,12 +34,17 @@ def read_source(path: Path) -> str:
     if size > MAX_SOURCE_BYTES:
         raise SourceError(
             "load-error",
-            f"{path.name} is {size / 1024 / 1024:.1f} MiB; the limit is {MAX_SOURCE_BYTES // 1024 // 1024} MiB. "
+            f"{path.name} is {size:,} bytes; the limit is {MAX_SOURCE_BYTES:,} bytes (1 MiB). "
             "Submit only the Python source of your solution.",
         )
     data = path.read_bytes()
     if b"\x00" in data:
-        raise SourceError("syntax-error", f"{path.name} contains NUL bytes, so it is not a Python source file.")
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise SourceError(
+            "syntax-error",
+            f"{path.name} contains a NUL byte on line {line}, so it is not a Python source file. "
+            "Submit the .py file itself, saved as UTF-8 text.",
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:

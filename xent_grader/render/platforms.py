@@ -99,11 +99,12 @@ def junit_xml(reports: list[Report]) -> str:
     suites = ElementTree.Element("testsuites", name="xent-grade")
     for report in reports:
         failures = sum(not check.passed for check in report.checks) + (report.status != "ok")
+        cases = len(report.checks) + (report.status != "ok")
         suite = ElementTree.SubElement(
             suites,
             "testsuite",
             name=report.path,
-            tests=str(max(1, len(report.checks))),
+            tests=str(max(1, cases)),
             failures=str(failures),
             time=f"{report.duration_seconds:.3f}",
         )
@@ -146,6 +147,10 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
+        # mkstemp creates the file as 0600; give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

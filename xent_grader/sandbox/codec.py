@@ -20,6 +20,7 @@ import torch
 
 HEADER_LENGTH = struct.Struct(">I")
 MAX_HEADER_BYTES = 256 * 1024
+MAX_DIMENSION = 1 << 40  # larger sizes overflow torch's int64 shapes even when another size is 0
 
 # The only dtypes a frame may carry, by name, so that no type object ever crosses the channel.
 DTYPES: dict[str, torch.dtype] = {
@@ -68,13 +69,17 @@ def _tensor_specs(header: dict, max_tensor_bytes: int) -> list[tuple[str, torch.
     if not isinstance(specs, list) or len(specs) > 16:
         raise ProtocolError("the tensor list is missing or too long")
     parsed = []
+    names = set()
     for spec in specs:
         if not isinstance(spec, dict):
             raise ProtocolError("a tensor entry is not an object")
         name, dtype, shape = spec.get("name"), spec.get("dtype"), spec.get("shape")
-        if not isinstance(name, str) or dtype not in DTYPES or not isinstance(shape, list):
+        if not isinstance(name, str) or not isinstance(dtype, str) or dtype not in DTYPES or not isinstance(shape, list):
             raise ProtocolError(f"invalid tensor entry {str(spec)[:200]}")
-        if len(shape) > 8 or not all(type(size) is int and 0 <= size for size in shape):
+        if name in names:
+            raise ProtocolError(f"tensor {name[:100]!r} appears twice in one frame")
+        names.add(name)
+        if len(shape) > 8 or not all(type(size) is int and 0 <= size <= MAX_DIMENSION for size in shape):
             raise ProtocolError(f"invalid shape {str(shape)[:200]}")
         itemsize = torch.empty((), dtype=DTYPES[dtype]).element_size()
         nbytes = math.prod(shape) * itemsize
