@@ -129,6 +129,7 @@ class _Grading:
         self.findings = findings
         self.expected: dict[int, Expected] = {}
         self.performance_text = ""
+        self.notes: tuple[str, ...] = ()
 
     def run(self, source: str) -> Report:
         workdir = tempfile.mkdtemp(prefix="xent-grade-")
@@ -145,6 +146,8 @@ class _Grading:
                 end = process.finish()
                 return self._report(load_status, load_message, [], [], end)
             results = self._run_cases(process, cases)
+            advisory = self._run_cases(process, self.problem.advisory_cases(self.seed)) if process.failure is None else []
+            self.notes = tuple(self.problem.advisory_notes([r for r in advisory if r.ran]))
             leftovers = process.count_leftover_processes() if process.failure is None else 0
             context = GradingContext(self.findings, leftovers, self.options.strict)
             diagnoses = self.problem.diagnose(results, self.expected, context)
@@ -258,6 +261,7 @@ class _Grading:
             seed=self.seed,
             protections=_protections(self.options),
             performance=self.performance_text,
+            notes=self.notes,
         )
 
 

@@ -68,6 +68,14 @@ class Problem:
         """Return one large case, with ``measure_memory`` and ``repeat`` set, for the advisory note."""
         return None
 
+    def advisory_cases(self, seed: int) -> list[Case]:
+        """Return cases that are run and reported but never scored (for example half precision)."""
+        return []
+
+    def advisory_notes(self, results: list[CaseResult]) -> list[str]:
+        """Describe the outcome of the advisory cases, one sentence each."""
+        return []
+
     def counterexample_strategy(self, diagnosis):
         """Return a Hypothesis strategy of small Cases for a counterexample search, or None."""
         return None

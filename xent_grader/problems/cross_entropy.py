@@ -25,7 +25,7 @@ from xent_grader.problems.base import (
     tolerance_for,
     value_matches,
 )
-from xent_grader.problems.cross_entropy_cases import cross_entropy_cases, logits_cases, random_case
+from xent_grader.problems.cross_entropy_cases import cross_entropy_cases, literal_case, logits_cases, random_case
 
 BUILTIN_LOSSES = frozenset(
     {"cross_entropy", "nll_loss", "nll_loss_nd", "nll_loss2d", "cross_entropy_loss", "nll_loss_forward",
@@ -309,6 +309,40 @@ class CrossEntropyProblem(Problem):
         return found
 
     performance_builtin = "torch.nn.functional.cross_entropy"
+
+    def advisory_cases(self, seed: int) -> list[Case]:
+        rows, targets = [[1.0, 2.0, 3.0], [0.5, 0.0, -1.0]], [2, 0]
+        return [
+            literal_case(80_000, "half", rows, targets, torch.float16),
+            literal_case(80_001, "half", rows, targets, torch.bfloat16),
+            # exp(12) is 162754.8, above float16's largest value 65504.
+            literal_case(80_002, "half", [[12.0, 0.0]], [1], torch.float16),
+        ]
+
+    def advisory_notes(self, results: list[CaseResult]) -> list[str]:
+        """Compare half-precision results with float32 PyTorch on the upcast logits, within 2 ulps.
+
+        PyTorch's own float16 mean can overflow, so half precision is reported, never scored.
+        """
+        matched, differed = [], []
+        for result in results:
+            logits = result.case.tensors["logits"]
+            name = f"{str(logits.dtype).removeprefix('torch.')} {result.case.code['logits'].removeprefix('torch.tensor(')}"
+            name = name.split(", dtype=")[0]
+            expected = F.cross_entropy(logits.float(), result.case.tensors["targets"]).item()
+            got = scalar_value(result)
+            ulp = torch.finfo(logits.dtype).eps * max(1.0, abs(expected))
+            if got is not None and abs(got.item() - expected) <= 2 * ulp:
+                matched.append(name)
+            else:
+                shown = "no scalar" if got is None else f"{got.item():.6g}"
+                differed.append(f"{name}: got {shown}, float32 PyTorch gives {expected:.6g}")
+        parts = []
+        if matched:
+            parts.append("matches float32 PyTorch within 2 ulps for " + "; ".join(matched))
+        if differed:
+            parts.append("differs for " + "; ".join(differed))
+        return ["Half precision (not scored): " + ", and ".join(parts) + "."] if parts else []
 
     def performance_case(self, seed: int) -> Case:
         case = random_case(90_000, "performance", (256, 32000, 1.0), torch.float32, seed)

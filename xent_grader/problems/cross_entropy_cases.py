@@ -101,6 +101,7 @@ def literal_case(case_id: int, check: str, rows, targets, dtype: torch.dtype, ta
     logits = torch.tensor(rows, dtype=dtype)
     target_tensor = torch.tensor(targets, dtype=torch.int64)
     label = f"logits {rows} ({str(dtype).removeprefix('torch.')}), targets {targets}"
+    half = dtype in (torch.float16, torch.bfloat16)
     return Case(
         id=case_id,
         check=check,
@@ -109,7 +110,7 @@ def literal_case(case_id: int, check: str, rows, targets, dtype: torch.dtype, ta
         args=("logits", "targets"),
         grad=("logits",),
         code={"logits": f"torch.tensor({rows}{_dtype_code(dtype)})", "targets": f"torch.tensor({targets})"},
-        tags=frozenset(set(tags) | (numerical_tags(logits, target_tensor) or {"moderate"})),
+        tags=frozenset(set(tags) | ({"half"} if half else numerical_tags(logits, target_tensor) or {"moderate"})),
     )
 
 

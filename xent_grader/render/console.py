@@ -54,6 +54,8 @@ def render_report(report: Report, console: Console, show_protections: bool = Fal
         console.print(_mistake_block(mistake))
     for mistake in advisories:
         console.print(_mistake_block(mistake, advisory=True))
+    for note in report.notes:
+        console.print(Text(note, style="dim"))
     if report.performance:
         console.print(Text("Performance (advisory, not scored): ", style="bold") + Text(report.performance))
     if report.output:
