@@ -17,7 +17,7 @@ from xent_grader.grading.grade import GradeOptions, grade_file
 from xent_grader.problems.base import GradingContext
 from xent_grader.problems.cross_entropy import HYPOTHESIS_TOLERANCE
 from xent_grader.problems.cross_entropy_cases import literal_case
-from xent_grader.problems.label_smoothing import LabelSmoothingProblem, gradient_close
+from xent_grader.problems.label_smoothing import LabelSmoothingProblem, gradient_close, without_own_name
 from xent_grader.problems.label_smoothing_cases import (
     VALUE_HYPOTHESES,
     logit_tags,
@@ -219,12 +219,19 @@ def test_softmax_then_log_is_diagnosed():
     assert diagnosed_ids(log_of_softmax) == ["softmax-then-log"]
 
 
-def test_reference_timing_is_positive():
+def test_performance_builtin_takes_case_arguments():
     case = PROBLEM.performance_case(20261204)
-    assert case.repeat == 5
-    assert case.grad == ()
-    assert tuple(case.tensors["logits"].shape) == (1024, 8192)
-    assert PROBLEM.reference_timing(case) > 0.0
+    assert case.measure_memory
+    assert case.repeat == 3
+    assert case.kwargs == {"label_smoothing": 0.1}
+    assert PROBLEM.performance_builtin == "torch.nn.functional.cross_entropy"
+    loss = F.cross_entropy(case.tensors["logits"].double(), case.tensors["targets"], **case.kwargs)
+    assert loss.item() == pytest.approx(PROBLEM.expected(case).value.item(), rel=1e-12)
+
+
+def test_performance_note_in_report():
+    report = grade_file(SOLUTIONS / "label-smoothing" / "reference.py", GradeOptions(seed=3, performance=True))
+    assert "torch.nn.functional.cross_entropy" in report.performance
 
 
 def test_registry_tells_problems_apart():
@@ -245,3 +252,26 @@ def test_expected_matches_pytorch_with_keyword():
     logits = case.tensors["logits"].double()
     truth = F.cross_entropy(logits, case.tensors["targets"], label_smoothing=0.2)
     assert PROBLEM.expected(case).value.item() == truth.item()
+
+
+def test_own_name_findings_dropped():
+    findings = (
+        "line 3: uses cross_entropy",
+        "line 9: uses cross_entropy_loss",
+        'line 4: names "nll_loss" in a string',
+    )
+    context = GradingContext(source_findings=findings, leftover_processes=0, strict=False)
+    kept = without_own_name(context, "cross_entropy_loss").source_findings
+    assert kept == ("line 3: uses cross_entropy", 'line 4: names "nll_loss" in a string')
+
+
+def test_self_test_call_not_builtin(tmp_path: Path):
+    path = tmp_path / "solution.py"
+    reference = (SOLUTIONS / "label-smoothing" / "reference.py").read_text()
+    self_test = (
+        '\n\nif __name__ == "__main__":\n'
+        "    print(cross_entropy_loss(torch.zeros(2, 3), torch.tensor([0, 1]), 0.1))\n"
+    )
+    path.write_text(reference + self_test)
+    report = grade_file(path, GradeOptions(seed=3))
+    assert report.full_marks

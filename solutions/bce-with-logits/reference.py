@@ -9,12 +9,12 @@ so the loss is finite for logits of any size.
 import torch
 
 
-def softplus(values: torch.Tensor) -> torch.Tensor:
-    """Compute log(1 + exp(values)) without overflow: max(t, 0) + log1p(exp(-|t|))."""
+def softplus(t: torch.Tensor) -> torch.Tensor:
+    """Compute log(1 + exp(t)) as max(t, 0) + log1p(exp(-|t|)), which never overflows."""
     # torch.maximum gives each side half the gradient at a tie, so the gradient at exactly 0 is
-    # 0.5, softplus' true slope there; clamp(min=0) or relu would give 1 or 0.
-    positive_part = torch.maximum(values, torch.zeros_like(values))
-    return positive_part + torch.log1p(torch.exp(-values.abs()))
+    # 0.5, softplus' true slope there. clamp(min=0) or relu would give 1 or 0.
+    positive_part = torch.maximum(t, torch.zeros_like(t))
+    return positive_part + torch.log1p(torch.exp(-t.abs()))
 
 
 def binary_cross_entropy_with_logits(

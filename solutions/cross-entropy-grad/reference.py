@@ -22,7 +22,7 @@ def cross_entropy_grad(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     exp_shifted = shifted.exp()
     probs = exp_shifted / exp_shifted.sum(dim=1, keepdim=True)
 
-    # The derivative of -z[y] is -1 at the target entry; probs is a new tensor, so this in-place
+    # The derivative of -z[y] is -1 at the target entry. probs is a new tensor, so this in-place
     # update leaves the caller's logits unchanged.
     probs[torch.arange(batch_size), targets] -= 1.0
     return probs / batch_size

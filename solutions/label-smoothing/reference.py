@@ -18,7 +18,7 @@ def cross_entropy_loss(
     num_classes classes. The result is a 0-dim tensor with the logits' dtype.
     """
     # Subtracting the row max leaves log_softmax unchanged, keeps exp() from overflowing, and makes
-    # the sum at least 1, so its log is finite. The max is a constant shift, so it is detached.
+    # the sum at least 1, so its log is finite. The shift's gradient cancels, so the max is detached.
     row_max = logits.max(dim=1, keepdim=True).values.detach()
     shifted = logits - row_max
     log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()

@@ -15,7 +15,15 @@ from xent_grader.grading.cases import Case, CaseResult
 from xent_grader.grading.compare import values_close
 from xent_grader.grading.evidence import Diagnosis
 from xent_grader.grading.results import CheckResult, Mistake
-from xent_grader.problems.base import CheckSpec, Expected, Problem, scalar_value, score_check, tolerance_for, value_matches
+from xent_grader.problems.base import (
+    CheckSpec,
+    Expected,
+    Problem,
+    scalar_value,
+    score_check,
+    tolerance_for,
+    value_matches,
+)
 from xent_grader.problems.bce_with_logits_cases import (
     VALUE_HYPOTHESES,
     bce_cases,
@@ -23,8 +31,8 @@ from xent_grader.problems.bce_with_logits_cases import (
     pos_weight_of,
     small_cases,
 )
-from xent_grader.problems.label_smoothing import gradient_close, integrity_checks, output_check
-from xent_grader.problems.label_smoothing_cases import Formula, fit_hypotheses, formula_follows, median_seconds
+from xent_grader.problems.label_smoothing import gradient_close, integrity_checks, output_check, without_own_name
+from xent_grader.problems.label_smoothing_cases import Formula, fit_hypotheses, formula_follows
 
 BUILTIN_LOSSES = frozenset(
     {"binary_cross_entropy_with_logits", "binary_cross_entropy", "BCEWithLogitsLoss", "BCELoss"}
@@ -92,6 +100,7 @@ class BceWithLogitsProblem(Problem):
     checks = CHECKS
     banned_functions = BUILTIN_LOSSES
     strict_banned_functions = STRICT_EXTRAS
+    performance_builtin = "torch.nn.functional.binary_cross_entropy_with_logits"
 
     def make_cases(self, seed: int, extra_cases: list[dict]) -> list[Case]:
         return bce_cases(seed, extra_cases)
@@ -106,13 +115,7 @@ class BceWithLogitsProblem(Problem):
         return Expected(value=loss.detach(), grads={"logits": grad})
 
     def performance_case(self, seed: int) -> Case:
-        return performance_case(0, (seed % 1_000_000) * 1000)
-
-    def reference_timing(self, case: Case) -> float:
-        """Time PyTorch's function on ``case`` in one thread, as the submission runs; median of 5, in seconds."""
-        logits, targets, pos_weight = case.tensors["logits"], case.tensors["targets"], pos_weight_of(case)
-        with torch.no_grad():
-            return median_seconds(lambda: F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight))
+        return performance_case(90_000, seed)
 
     # Checks
 
@@ -125,6 +128,7 @@ class BceWithLogitsProblem(Problem):
         return got is not None and values_close(got.abs(), truth.abs(), tolerance_for(result.case, "logits"))
 
     def score_checks(self, results, expected, context) -> list[CheckResult]:
+        context = without_own_name(context, self.function_name)
         specs = {spec.id: spec for spec in CHECKS}
 
         def count(check_id: str, cases: list[CaseResult], passes, noun: str) -> CheckResult:
@@ -143,7 +147,7 @@ class BceWithLogitsProblem(Problem):
             count("pos-weight", in_check("pos-weight"), value_ok, "cases with pos_weight match"),
             count("mean", in_check("mean"), lambda r: self._magnitude_ok(r, expected), "element counts match"),
             output_check(specs["output"], results, context),
-            count("gradient", [r for r in results if r.case.grad], lambda r: _gradient_ok(r, expected[r.case.id]),
+            count("gradient", [r for r in results if r.case.grad], lambda r: gradient_ok(r, expected[r.case.id]),
                   "gradients match"),
         ]
         return checks + integrity_checks(specs, results, context, self.banned(context.strict))
@@ -151,6 +155,7 @@ class BceWithLogitsProblem(Problem):
     # Diagnosis
 
     def diagnose(self, results, expected, context) -> list[Diagnosis]:
+        context = without_own_name(context, self.function_name)
         fitted = fit_hypotheses(
             VALUE_HYPOTHESES, results, expected, "PyTorch", self._returned_value_fails, TITLES, HINTS
         )
@@ -185,7 +190,7 @@ class BceWithLogitsProblem(Problem):
         return not value_matches(result, expected_case, tolerance_for(result.case, "logits"))
 
     def _returned_value_fails(self, result: CaseResult, expected_case: Expected) -> bool:
-        """A returned value that differs; an exception (a broadcast error, say) is another mistake."""
+        """Return whether the call returned a value that differs. An exception is another mistake."""
         return result.returned and self._value_fails(result, expected_case)
 
     def _stability_diagnoses(self, results, expected, formula: Formula) -> list[Diagnosis]:
@@ -204,7 +209,7 @@ class BceWithLogitsProblem(Problem):
             example = off[0]
             evidence_text = (
                 f"Where sigmoid(x) rounds to exactly 0 or 1 ({example.case.label}) PyTorch gives "
-                f"{expected[example.case.id].value.item():.6g}, but your loss was {_shown(example)} ({len(off)} "
+                f"{expected[example.case.id].value.item():.6g}, but your loss was {_got_text(example)} ({len(off)} "
                 f"of {len(saturating)} such cases), while moderate logits give the expected values."
             )
             mistake = Mistake("sigmoid-then-log", TITLES["sigmoid-then-log"], evidence_text, HINTS["sigmoid-then-log"])
@@ -215,7 +220,7 @@ class BceWithLogitsProblem(Problem):
             return []
         example = non_finite[0]
         evidence_text = (
-            f"Your loss was {_shown(example)} for {example.case.label}, where PyTorch gives "
+            f"Your loss was {_got_text(example)} for {example.case.label}, where PyTorch gives "
             f"{expected[example.case.id].value.item():.6g} ({len(non_finite)} of {len(overflowing)} cases where "
             "exp(|x|) overflows were not finite), while logits where only sigmoid saturates give the expected values."
         )
@@ -224,7 +229,7 @@ class BceWithLogitsProblem(Problem):
 
     def _gradient_diagnoses(self, results, expected) -> list[Diagnosis]:
         """Flag wrong gradients where the value is right, naming the cause the failing cases share."""
-        differing = [r for r in results if r.grads and not _gradient_ok(r, expected[r.case.id])]
+        differing = [r for r in results if r.grads and not gradient_ok(r, expected[r.case.id])]
         gradient = evidence.wrong_gradient(differing, expected, "logits", lambda r: self._value_ok(r, expected))
         if gradient is None:
             return []
@@ -246,7 +251,7 @@ class BceWithLogitsProblem(Problem):
         evidence_text = (
             f"{len(failures)} cases differ from PyTorch in a way that matches none of the known mistakes; for "
             f"example {example.case.label}: expected {expected[example.case.id].value.item():.8g}, "
-            f"got {_shown(example)}."
+            f"got {_got_text(example)}."
         )
         mistake = Mistake("wrong-value", TITLES["wrong-value"], evidence_text, HINTS["wrong-value"])
         return Diagnosis(mistake, failures, self._value_fails)
@@ -257,7 +262,7 @@ class BceWithLogitsProblem(Problem):
         return small_cases(dtype, diagnosis.search_values, with_pos_weight)
 
 
-def _gradient_ok(result: CaseResult, expected_case: Expected) -> bool:
+def gradient_ok(result: CaseResult, expected_case: Expected) -> bool:
     # Each entry of the gradient is at most max(pos_weight, 1) / numel in size.
     pos_weight = pos_weight_of(result.case)
     largest_weight = 1.0 if pos_weight is None else max(1.0, pos_weight.abs().max().item())
@@ -265,10 +270,10 @@ def _gradient_ok(result: CaseResult, expected_case: Expected) -> bool:
 
 
 def _gradient_fails(result: CaseResult, expected_case: Expected) -> bool:
-    return "logits" in result.grads and not _gradient_ok(result, expected_case)
+    return "logits" in result.grads and not gradient_ok(result, expected_case)
 
 
-def _shown(result: CaseResult) -> str:
+def _got_text(result: CaseResult) -> str:
     got = scalar_value(result)
     if got is None:
         return "a result that is not a single number"

@@ -31,13 +31,13 @@ from xent_grader.problems.cross_entropy_grad_cases import (
     performance_case,
 )
 from xent_grader.problems.label_smoothing import integrity_checks, output_check
-from xent_grader.problems.label_smoothing_cases import median_seconds
 
 STRICT_EXTRAS = frozenset({"softmax", "log_softmax", "_softmax", "_log_softmax", "Softmax", "LogSoftmax"})
 
-# Names the run-time trace records when a call reaches autograd (checked with torch 2.13):
-# ``loss.backward()`` and ``torch.autograd.backward`` record "backward"; ``torch.autograd.grad``,
+# Names the run-time trace records when a call reaches autograd, checked with torch 2.13.
+# ``loss.backward()`` and ``torch.autograd.backward`` record "backward". ``torch.autograd.grad``,
 # ``torch.func.grad``, ``torch.func.vjp`` and ``torch.autograd.functional.jacobian`` record "grad".
+# NOTE: calling a node of the graph directly, such as ``loss.grad_fn(...)``, records neither.
 AUTOGRAD_CALLS = frozenset({"backward", "grad"})
 
 CHECKS = (
@@ -98,6 +98,9 @@ class CrossEntropyGradProblem(Problem):
     checks = CHECKS
     banned_functions = BUILTIN_LOSSES
     strict_banned_functions = STRICT_EXTRAS
+    # PyTorch's own way to this gradient: autograd through F.cross_entropy.
+    performance_builtin = "xent_grader.sandbox.builtin_references.cross_entropy_grad"
+    performance_label = "autograd through torch.nn.functional.cross_entropy"
 
     def make_cases(self, seed: int, extra_cases: list[dict]) -> list[Case]:
         return gradient_cases(seed, extra_cases)
@@ -109,17 +112,7 @@ class CrossEntropyGradProblem(Problem):
         return Expected(value=grad)
 
     def performance_case(self, seed: int) -> Case:
-        return performance_case(0, (seed % 1_000_000) * 1000)
-
-    def reference_timing(self, case: Case) -> float:
-        """Time F.cross_entropy and torch.autograd.grad on ``case`` in one thread; median of 5, in seconds."""
-        logits = case.tensors["logits"].detach().clone().requires_grad_(True)
-        targets = case.tensors["targets"]
-
-        def autograd_gradient() -> torch.Tensor:
-            return torch.autograd.grad(F.cross_entropy(logits, targets), logits)[0]
-
-        return median_seconds(autograd_gradient)
+        return performance_case(90_000, seed)
 
     # Checks
 
@@ -224,12 +217,12 @@ class CrossEntropyGradProblem(Problem):
         truth = expected[example.case.id].value
         if has_logits_shape(example):
             row = _worst_row(example.value, truth)
-            shown = f"expected row {row} {_row(truth, row)}, got {_row(example.value, row)}"
+            comparison = f"expected row {row} {_row(truth, row)}, got {_row(example.value, row)}"
         else:
-            shown = f"expected shape {tuple(truth.shape)}, got shape {example.shape}"
+            comparison = f"expected shape {tuple(truth.shape)}, got shape {example.shape}"
         evidence_text = (
             f"{len(failures)} cases differ from autograd's gradient in a way that matches none of the known "
-            f"mistakes; for example {example.case.label}: {shown}."
+            f"mistakes; for example {example.case.label}: {comparison}."
         )
         mistake = Mistake("wrong-value", TITLES["wrong-value"], evidence_text, HINTS["wrong-value"])
         return Diagnosis(mistake, failures, self._value_fails)
@@ -254,8 +247,8 @@ def _worst_row(got: torch.Tensor, truth: torch.Tensor) -> int:
 def _row(values: torch.Tensor, index: int, limit: int = 4) -> str:
     """Format row ``index`` of a gradient, at most ``limit`` entries, for an evidence sentence."""
     row = values[index]
-    shown = ", ".join(f"{value:.4g}" for value in row[:limit].tolist())
-    return f"[{shown}{', ...' if row.numel() > limit else ''}]"
+    entries = ", ".join(f"{value:.4g}" for value in row[:limit].tolist())
+    return f"[{entries}{', ...' if row.numel() > limit else ''}]"
 
 
 def _autograd_calls(results: list[CaseResult]) -> set[str]:
@@ -268,8 +261,8 @@ def _uses_autograd(results: list[CaseResult]) -> Diagnosis | None:
         return None
     failing = [r for r in results if AUTOGRAD_CALLS & set(r.functions)]
     ran = sum(r.ran for r in results)
-    shown = ", ".join(f"torch's {name}" for name in sorted(names))
-    evidence_text = f"At run time your function called {shown}, on {len(failing)} of {ran} calls."
+    called = ", ".join(f"torch's {name}" for name in sorted(names))
+    evidence_text = f"At run time your function called {called}, on {len(failing)} of {ran} calls."
     mistake = Mistake("uses-autograd", TITLES["uses-autograd"], evidence_text, HINTS["uses-autograd"])
     # No failing cases: the values may be right, so a counterexample would show nothing.
     return Diagnosis(mistake, [], None)
@@ -277,17 +270,17 @@ def _uses_autograd(results: list[CaseResult]) -> Diagnosis | None:
 
 def _wrong_shape(results: list[CaseResult]) -> Diagnosis | None:
     def wrong(result: CaseResult, _=None) -> bool:
-        wanted = tuple(result.case.tensors["logits"].shape)
-        return result.returned and result.shape is not None and result.shape != wanted
+        logits_shape = tuple(result.case.tensors["logits"].shape)
+        return result.returned and result.shape is not None and result.shape != logits_shape
 
     failing = [r for r in results if wrong(r)]
     if not failing:
         return None
     example = failing[0]
-    wanted = tuple(example.case.tensors["logits"].shape)
+    logits_shape = tuple(example.case.tensors["logits"].shape)
     evidence_text = (
         f"On {len(failing)} cases the result had a shape other than the logits'; for example "
-        f"{example.shape} for logits of shape {wanted}."
+        f"{example.shape} for logits of shape {logits_shape}."
     )
     mistake = Mistake("wrong-shape", TITLES["wrong-shape"], evidence_text, HINTS["wrong-shape"])
     return Diagnosis(mistake, failing, wrong)

@@ -1,4 +1,4 @@
-"""Compute the gradient one row at a time in a Python loop; the values are right, but the number
+"""Compute the gradient one row at a time in a Python loop. The values are right, but the number
 of torch calls grows with the batch size.
 """
 

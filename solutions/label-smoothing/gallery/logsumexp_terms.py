@@ -1,6 +1,7 @@
 """Expand the loss into log-sum-exp terms: logsumexp(x) - (1 - eps) * x[target] - eps * mean(x).
 
-The log-probabilities never appear, because every weight of q sums to 1 against the logsumexp.
+The weights of q sum to 1, so logsumexp(x) enters once with weight 1 and no log-probabilities
+are built.
 """
 
 # expect: full-marks
