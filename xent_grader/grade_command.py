@@ -95,7 +95,7 @@ def _prepare(request: GradeRequest) -> tuple[GradeOptions, list[Path]]:
         seed=request.seed if request.seed is not None else new_seed(),
         strict=request.strict,
         limits=Limits(timeout=request.timeout, memory_mb=request.memory_limit),
-        extra_cases=_read_cases(request.cases),
+        extra_cases=_read_cases(request.cases, request.problem),
         run_as=_resolve_user(request.run_as),
         performance=request.performance if request.performance is not None else len(files) == 1,
     )
@@ -118,9 +118,10 @@ def _resolve_user(name: str | None) -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def _read_cases(path: Path | None) -> tuple[dict, ...]:
+def _read_cases(path: Path | None, problem_id: str | None) -> tuple[dict, ...]:
     if path is None:
         return ()
+    check_ids = [spec.id for spec in problem_by_id(problem_id or "cross-entropy").checks]
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -130,8 +131,8 @@ def _read_cases(path: Path | None) -> tuple[dict, ...]:
     for index, case in enumerate(data):
         if case.get("dtype", "float32") not in ("float32", "float64"):
             raise UsageError(f"{path}: case {index} has dtype {case.get('dtype')!r}; use \"float32\" or \"float64\".")
-        if case.get("check", "parity") not in ("parity", "stability", "batch-mean", "negation"):
-            raise UsageError(f"{path}: case {index} has check {case.get('check')!r}; see the README for the names.")
+        if case.get("check", "parity") not in check_ids:
+            raise UsageError(f"{path}: case {index} has check {case.get('check')!r}; use one of {', '.join(check_ids)}.")
     return tuple(data)
 
 

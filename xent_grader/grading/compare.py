@@ -46,16 +46,20 @@ def values_close(got: torch.Tensor, expected: torch.Tensor, tolerance: Tolerance
     return bool(torch.isclose(got, expected, rtol=tolerance.rtol, atol=tolerance.atol, equal_nan=True).all())
 
 
-def relative_error(got: torch.Tensor, expected: torch.Tensor) -> float:
-    """Return ||got - expected|| / max(||got||, ||expected||), or inf when either is non-finite."""
+def relative_error(got: torch.Tensor, expected: torch.Tensor, floor: float = 1e-6) -> float:
+    """Return ||got - expected|| / max(||got||, ||expected||, floor), or inf when either is non-finite.
+
+    The floor keeps an exactly zero gradient (one class) from turning rounding noise into error 1.
+    """
     if not (torch.isfinite(got).all() and torch.isfinite(expected).all()):
         return float("inf")
     # Dividing by the largest magnitude first keeps the norms finite for huge finite inputs.
     largest = max(got.abs().max().item() if got.numel() else 0.0, expected.abs().max().item() if expected.numel() else 0.0)
     if largest == 0.0:
         return 0.0
-    got, expected = got / largest, expected / largest
-    return (got - expected).norm().item() / max(got.norm().item(), expected.norm().item())
+    scaled_got, scaled_expected = got / largest, expected / largest
+    difference = (scaled_got - scaled_expected).norm().item()
+    return difference / max(scaled_got.norm().item(), scaled_expected.norm().item(), floor / largest)
 
 
 def gradient_band(error: float) -> str:

@@ -95,11 +95,16 @@ def smallest_failing(diagnosis: Diagnosis) -> CaseResult | None:
 
 def format_counterexample(case: Case, result: CaseResult, expected: Expected, function_name: str) -> Counterexample:
     lines = ["import torch"]
-    for name in case.args:
+    for name in [*case.args, *case.kwargs.values()]:
         if isinstance(name, str) and name in case.code:
             lines.append(f"{name} = {case.code[name]}")
-    arguments = ", ".join(str(name) for name in case.args)
-    lines.append(f"loss = {function_name}({arguments})")
+
+    def argument(value) -> str:
+        return value if isinstance(value, str) and value in case.tensors else repr(value)
+
+    arguments = [argument(value) for value in case.args]
+    arguments += [f"{key}={argument(value)}" for key, value in case.kwargs.items()]
+    lines.append(f"result = {function_name}({', '.join(arguments)})")
     return Counterexample(code="\n".join(lines), expected=_expected_text(expected), got=_got_text(result))
 
 

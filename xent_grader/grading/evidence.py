@@ -125,8 +125,18 @@ def detached_graph(results: list[CaseResult]) -> Diagnosis | None:
     return Diagnosis(mistake, failing, detached)
 
 
+DEFAULT_GRADIENT_HINT = (
+    "Some step hides part of the computation from autograd (a .detach(), .data, or a custom backward). "
+    "The gradient of the mean loss w.r.t. the {name} is (softmax - one_hot) / batch_size."
+)
+
+
 def wrong_gradient(
-    results: list[CaseResult], expected: dict[int, Expected], name: str, value_ok: Callable[[CaseResult], bool]
+    results: list[CaseResult],
+    expected: dict[int, Expected],
+    name: str,
+    value_ok: Callable[[CaseResult], bool],
+    hint: str = DEFAULT_GRADIENT_HINT,
 ) -> Diagnosis | None:
     """Flag gradients that are wrong although the forward value is right."""
     failing, errors = [], []
@@ -143,11 +153,7 @@ def wrong_gradient(
         f"Your loss values are right, but on {len(failing)} cases the gradient w.r.t. the {name} is off: "
         f"the largest relative error is {worst:.2e}, which is {gradient_band(worst)}."
     )
-    hint = (
-        "Some step hides part of the computation from autograd (a .detach(), .data, or a custom backward). "
-        f"The gradient of the mean loss w.r.t. the {name} is (softmax - one_hot) / batch_size."
-    )
-    mistake = Mistake("wrong-gradient", "The gradient is wrong", evidence, hint)
+    mistake = Mistake("wrong-gradient", "The gradient is wrong", evidence, hint.format(name=name))
 
     def gradient_fails(result: CaseResult, expected_case: Expected) -> bool:
         error = gradient_error(result, expected_case, name)

@@ -45,7 +45,7 @@ def compare_with_pytorch(problem: Problem, process: SubmissionProcess, seed: int
     slowdown = mine_time / builtin_time if builtin_time > 0 else None
     parts = [
         f"At {shape}: your function took {mine_time * 1000:.1f} ms (median of {len(mine.timings)}), "
-        f"{problem.performance_builtin} {builtin_time * 1000:.1f} ms"
+        f"{problem.performance_label or problem.performance_builtin} {builtin_time * 1000:.1f} ms"
     ]
     memory = _memory_text(mine, builtin)
     if memory:

@@ -63,6 +63,7 @@ class Problem:
         raise NotImplementedError
 
     performance_builtin: str | None = None  # dotted name of PyTorch's own function, timed beside the submission
+    performance_label: str | None = None  # how the report names that function; defaults to the dotted name
 
     def performance_case(self, seed: int) -> Case | None:
         """Return one large case, with ``measure_memory`` and ``repeat`` set, for the advisory note."""

@@ -10,3 +10,11 @@ import torch.nn.functional as F
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(hidden @ weight.T, targets)
+
+
+def cross_entropy_grad(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The gradient of F.cross_entropy's mean w.r.t. the logits, by autograd."""
+    with torch.enable_grad():
+        leaf = logits.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(F.cross_entropy(leaf, targets), leaf)
+    return grad
