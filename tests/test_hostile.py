@@ -106,4 +106,4 @@ def test_oversized_file_is_rejected(tmp_path):
     )
     row = json.loads(completed.stdout)
     assert row["status"] == "load-error"
-    assert "limit is 1 MiB" in row["status_message"]
+    assert "(1 MiB)" in row["status_message"]

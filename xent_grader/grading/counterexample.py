@@ -126,7 +126,8 @@ def _got_text(result: CaseResult) -> str:
     extras = []
     if result.shape != ():
         extras.append(f"shape {result.shape}")
-    if result.dtype and result.dtype != str(result.case.tensors["logits"].dtype).removeprefix("torch."):
+    first_input = next((result.case.tensors[a] for a in result.case.args if isinstance(a, str) and a in result.case.tensors), None)
+    if result.dtype and first_input is not None and result.dtype != str(first_input.dtype).removeprefix("torch."):
         extras.append(f"dtype {result.dtype}")
     if result.case.grad and not result.requires_grad:
         extras.append("requires_grad=False")

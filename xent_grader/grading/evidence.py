@@ -97,7 +97,7 @@ def dtype_mismatch(results: list[CaseResult], input_name: str) -> Diagnosis | No
     return Diagnosis(mistake, failing, wrong_dtype)
 
 
-def detached_graph(results: list[CaseResult]) -> Diagnosis | None:
+def detached_graph(results: list[CaseResult], input_name: str = "logits") -> Diagnosis | None:
     def detached(result: CaseResult, _=None) -> bool:
         if not result.returned or not result.case.grad:
             return False
@@ -113,13 +113,13 @@ def detached_graph(results: list[CaseResult]) -> Diagnosis | None:
         return None
     example = failing[0]
     if example.kind == "tensor" and example.requires_grad:
-        what = "backward() ran but no gradient reached the logits, so the result was computed from a copy"
+        what = f"backward() ran but no gradient reached the {input_name}, so the result was computed from a copy"
     else:
-        what = "the result was not connected to the logits' autograd graph (requires_grad was False)"
-    evidence = f"On {len(failing)} cases where the logits required grad, {what}."
+        what = f"the result was not connected to the {input_name}' autograd graph (requires_grad was False)"
+    evidence = f"On {len(failing)} cases where the {input_name} required grad, {what}."
     hint = (
-        "Keep every step in torch operations on the logits: .item(), .numpy(), torch.tensor(value), .detach() "
-        "and .data all cut the graph, so loss.backward() cannot reach the logits."
+        f"Keep every step in torch operations on the {input_name}: .item(), .numpy(), torch.tensor(value), "
+        f".detach() and .data all cut the graph, so loss.backward() cannot reach the {input_name}."
     )
     mistake = Mistake("detached-graph", "The result is cut off from the autograd graph", evidence, hint)
     return Diagnosis(mistake, failing, detached)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from xent_grader.grading import evidence
 from xent_grader.grading.cases import Case, CaseResult
-from xent_grader.grading.compare import Tolerance, values_close
 from xent_grader.grading.evidence import Diagnosis
 from xent_grader.grading.results import CheckResult
 from xent_grader.problems.base import (
@@ -29,9 +27,9 @@ from xent_grader.problems.base import (
     tolerance_for,
     value_matches,
 )
-from xent_grader.problems.cross_entropy import BUILTIN_LOSSES, STRICT_EXTRAS
-from xent_grader.problems.cross_entropy_full_cases import full_cases, performance_case
 from xent_grader.problems import cross_entropy_full_diagnosis as diagnosis
+from xent_grader.problems.cross_entropy import BUILTIN_LOSSES, STRICT_EXTRAS
+from xent_grader.problems.cross_entropy_full_cases import full_cases, literal_case, performance_case
 
 CHECKS = (
     CheckSpec("parity", "Matches F.cross_entropy for every layout, target kind and reduction", 20, partial=True),
@@ -58,29 +56,43 @@ class CrossEntropyFullProblem(Problem):
     function_name = "cross_entropy"
     parameters = ("input", "target", "weight", "ignore_index", "reduction", "label_smoothing")
     checks = CHECKS
-    banned_functions = BUILTIN_LOSSES
+    # The submission's own function is named cross_entropy, so the source scan must not flag that
+    # name. The run-time trace still catches torch's cross_entropy (see traced_banned).
+    banned_functions = BUILTIN_LOSSES - {"cross_entropy"}
     strict_banned_functions = STRICT_EXTRAS
 
     def make_cases(self, seed: int, extra_cases: list[dict]) -> list[Case]:
-        # NOTE: instructor cases (extra_cases) are ignored here: they describe (N, C) logits only.
-        return full_cases(seed)
+        """Build the seeded cases, then the instructor's (N, C) cases, called with default options."""
+        cases = full_cases(seed)
+        dtypes = {"float32": torch.float32, "float64": torch.float64}
+        for extra in extra_cases:
+            check = extra.get("check", "parity")
+            check = check if check in VALUE_CHECKS else "parity"
+            dtype = dtypes[extra.get("dtype", "float32")]
+            cases.append(literal_case(len(cases), check, extra["logits"], extra["targets"], dtype))
+        return cases
 
     def expected(self, case: Case) -> Expected:
-        """Run F.cross_entropy in float64; the gradient is kept only where the loss is finite."""
-        logits = case.tensors["logits"].to(torch.float64, copy=True).requires_grad_(True)
+        """Run F.cross_entropy in float64. The gradient is kept only where the loss is finite."""
+        logits = case.tensors["logits"].detach().to(torch.float64, copy=True).requires_grad_(True)
         target = case.tensors["target"]
-        options = {key: value.double() if isinstance(value, torch.Tensor) else value for key, value in call_options(case).items()}
-        loss = F.cross_entropy(logits, target.double() if target.is_floating_point() else target, **options)
+        target = target.double() if target.is_floating_point() else target
+        options = call_options(case)
+        if "weight" in options:
+            options["weight"] = options["weight"].double()
+        loss = F.cross_entropy(logits, target, **options)
         if not bool(torch.isfinite(loss).all()):
             return Expected(value=loss.detach())
         (grad,) = torch.autograd.grad(loss.sum(), logits)
         return Expected(value=loss.detach(), grads={"logits": grad})
 
+    performance_builtin = "torch.nn.functional.cross_entropy"
+
     def performance_case(self, seed: int) -> Case:
         return performance_case(seed)
 
     def reference_timing(self, case: Case) -> float:
-        """Time F.cross_entropy on the case without autograd; return the median of 5, in seconds."""
+        """Return the median time of 5 F.cross_entropy calls on the case without autograd, in seconds."""
         timings = []
         with torch.no_grad():
             for _ in range(5):
@@ -88,6 +100,10 @@ class CrossEntropyFullProblem(Problem):
                 F.cross_entropy(case.tensors["logits"], case.tensors["target"], **call_options(case))
                 timings.append(time.perf_counter() - started)
         return statistics.median(timings)
+
+    def traced_banned(self, strict: bool) -> frozenset[str]:
+        """Return the torch function names the submission's call may not reach at run time."""
+        return self.banned(strict) | BUILTIN_LOSSES
 
     # Checks
 
@@ -120,7 +136,7 @@ class CrossEntropyFullProblem(Problem):
         untouched = sum(not inputs_mutated(r) for r in ran)
         message = f"{untouched} of {len(ran)} calls left the inputs unchanged"
         checks.append(score_check(specs["inputs-untouched"], untouched, len(ran), message, required=bool(returned)))
-        banned = self.banned(context.strict)
+        banned = self.traced_banned(context.strict)
         uses = any(name in banned for r in results for name in r.functions) or bool(context.source_findings)
         message = "a built-in loss was found" if uses else "no built-in loss found"
         checks.append(score_check(specs["from-scratch"], int(not uses), 1, message, required=bool(returned)))
@@ -138,7 +154,7 @@ class CrossEntropyFullProblem(Problem):
                 f"shape {example.shape} instead of {tuple(expected[example.case.id].value.shape)} for "
                 f"{example.case.label} ({len(wrong_shape)} cases)"
             )
-        if any(r.kind == "tensor" and r.dtype != str(r.case.tensors["logits"].dtype).removeprefix("torch.") for r in returned):
+        if any(r.kind == "tensor" and r.dtype != _dtype_name(r.case) for r in returned):
             problems.append("dtype differs from the input's")
         if any(r.kind == "tensor" and r.device not in (None, "cpu") for r in returned):
             problems.append("device differs from the input's")
@@ -165,7 +181,7 @@ class CrossEntropyFullProblem(Problem):
             evidence.dtype_mismatch(results, "logits"),
             evidence.detached_graph(results),
             evidence.mutates_inputs(results),
-            evidence.uses_builtin_loss(results, self.banned(context.strict), list(context.source_findings)),
+            evidence.uses_builtin_loss(results, self.traced_banned(context.strict), list(context.source_findings)),
             evidence.leaves_processes(results, context.leftover_processes),
             indexing,
             *hypotheses,
@@ -193,10 +209,12 @@ class CrossEntropyFullProblem(Problem):
         return [_printable(d) for d in found if d is not None]
 
 
+def _dtype_name(case: Case) -> str:
+    return str(case.tensors["logits"].dtype).removeprefix("torch.")
+
+
 def _printable(found: Diagnosis) -> Diagnosis:
-    """Keep the failing cases a counterexample can be printed from, preferring ones where something is counted."""
-    # TODO: format_counterexample prints the positional arguments only, so a case that passes weight,
-    # ignore_index, reduction or label_smoothing would print as a call without them.
-    failing = [r for r in found.failing if not r.case.kwargs]
+    """Keep the failing cases a counterexample can be printed from, preferring ones that count a target."""
+    failing = list(found.failing)
     typical = [r for r in failing if "nothing-counted" not in r.case.tags]
     return Diagnosis(found.mistake, typical or failing, found.case_fails, found.search_values)

@@ -7,6 +7,7 @@ F.cross_entropy's defaults are passed, as keyword arguments.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ class CaseSpec:
     scale: float = 1.0
 
 
-# About 55 small cases. "square" layouts have as many classes as their last axis, so a submission
+# Fewer than 60 small cases. "square" layouts have as many classes as their last axis, so a submission
 # that takes the last axis as the class axis runs on them and can be recognized by its values.
 SPECS = (
     CaseSpec("parity", (5,)),
@@ -89,9 +90,10 @@ SPECS = (
     CaseSpec("stability", (4, 5), weighted=True, smoothing=0.1, scale=500.0),
 )
 
-# (logits rows, class-index targets, dtype) of literal stability cases with default options: a
-# target whose softmax probability underflows to 0 in the dtype (exp(-200) in float32, exp(-800)
-# in float64), rows near +1000 and -1000 in one batch, and logits whose exp overflows float64.
+# (logits rows, class-index targets, dtype) of literal stability cases with default options. The
+# first two have a target whose softmax probability underflows to 0 in the dtype: exp(-200) in
+# float32 and exp(-800) in float64. The third has rows near +1000 and -1000 in one batch, and the
+# last has logits whose exp overflows float64.
 STABILITY_LITERALS = (
     ([[0.0, -200.0, 5.0]], [1], F32),
     ([[0.0, -800.0]], [1], F64),
@@ -100,11 +102,6 @@ STABILITY_LITERALS = (
 )
 
 PERFORMANCE_SPEC = CaseSpec("performance", (64, 1000, 16))
-
-
-def class_count(case: Case) -> int:
-    logits = case.tensors["logits"]
-    return logits.shape[0] if logits.dim() == 1 else logits.shape[1]
 
 
 def class_rows(logits: torch.Tensor) -> torch.Tensor:
@@ -202,7 +199,7 @@ def literal_case(case_id: int, check: str, rows, targets, dtype: torch.dtype) ->
     return make_case(case_id, check, tensors, code, {})
 
 
-def make_case(case_id: int, check: str, tensors: dict, code: dict, kwargs: dict, repeat: int = 0) -> Case:
+def make_case(case_id: int, check: str, tensors: dict, code: dict, kwargs: dict) -> Case:
     logits, target = tensors["logits"], tensors["target"]
     return Case(
         id=case_id,
@@ -213,7 +210,6 @@ def make_case(case_id: int, check: str, tensors: dict, code: dict, kwargs: dict,
         kwargs=kwargs,
         grad=("logits",),
         code=code,
-        repeat=repeat,
         tags=frozenset(structure_tags(logits, target, kwargs) | (_traps(logits, target, kwargs) or {"moderate"})),
     )
 
@@ -260,11 +256,13 @@ def structure_tags(logits: torch.Tensor, target: torch.Tensor, kwargs: dict) -> 
 
 def _traps(logits: torch.Tensor, target: torch.Tensor, kwargs: dict) -> set[str]:
     rows = class_rows(logits)
+    smoothing = kwargs.get("label_smoothing", 0.0)
     if target.is_floating_point():
         # Label smoothing gives every class a positive target probability.
-        probabilities = class_rows(target) + kwargs.get("label_smoothing", 0.0)
-        return numerical_tags(rows, probabilities, logits.dtype)
+        return numerical_tags(rows, class_rows(target) + smoothing, logits.dtype)
     counted = counted_mask(target, kwargs.get("ignore_index", -100))
+    if smoothing:
+        return numerical_tags(rows[counted], torch.ones_like(rows[counted]), logits.dtype)
     return numerical_tags(rows[counted], target.reshape(-1)[counted], logits.dtype)
 
 
@@ -280,6 +278,6 @@ def full_cases(seed: int) -> list[Case]:
 
 
 def performance_case(seed: int) -> Case:
-    """Build one large float32 case that the harness times 5 more times, for the advisory note."""
+    """Build one large float32 case for the advisory note: timed 5 more times, its peak memory read."""
     case = spec_case(1_000_000, PERFORMANCE_SPEC, (seed % 1_000_000) * 1000 + 999)
-    return make_case(case.id, case.check, case.tensors, case.code, case.kwargs, repeat=5)
+    return dataclasses.replace(case, measure_memory=True, repeat=5)

@@ -1,8 +1,8 @@
 """Diagnosis for the cross-entropy-full problem: known wrong formulas and the detectors that find them.
 
-Each hypothesis is a ``Variant`` of the loss. Its telling cases are the cases with moderate logits
-where it differs from PyTorch; a submission has the mistake when its output equals the variant's
-on at least half of them.
+Each hypothesis is a ``Variant`` of the loss. Its distinguishing cases are the cases with moderate
+logits where it differs from PyTorch. A submission has the mistake when its output equals the
+variant's on at least half of its distinguishing cases.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from xent_grader.grading.results import Mistake
 from xent_grader.problems.base import Expected, tolerance_for, value_matches
 from xent_grader.problems.cross_entropy_full_cases import class_rows
 
+
 @dataclass(frozen=True)
 class Variant:
     """One way to compute the loss: the defaults are F.cross_entropy's rules, the rest known mistakes."""
 
     # Denominator of a class-index mean: "counted-weights" (the sum of w[y] over the counted
-    # targets), "counted" (their number) or "all-weights" (w[y] of every target, with an ignored
-    # target read as class 0, which is the number of targets when there are no weights).
+    # targets), "counted" (their number) or "all-weights" (w[y] of every target). "all-weights"
+    # reads an ignored target as class 0, and without weights it is the number of targets.
     denominator: str = "counted-weights"
     smoothing: str = "all-classes"  # eps spread over "all-classes", the "other-classes", or "none"
     class_axis_last: bool = False
@@ -36,7 +37,7 @@ TRUTH = Variant()
 
 
 def variant_loss(case: Case, variant: Variant = TRUTH) -> torch.Tensor | None:
-    """Compute the case's loss in float64 the way ``variant`` says; None where it cannot run."""
+    """Compute the case's loss in float64 by the rules of ``variant``, or return None where it cannot run."""
     logits = case.tensors["logits"].double()
     target = case.tensors["target"]
     target = target.double() if target.is_floating_point() else target
@@ -48,7 +49,10 @@ def variant_loss(case: Case, variant: Variant = TRUTH) -> torch.Tensor | None:
         target = target.movedim(-1, 1) if target.is_floating_point() else target.reshape(-1)
     rows = class_rows(logits)
     log_probs = torch.log_softmax(rows, dim=1)
-    weight = case.tensors["weight"].double() if "weight" in case.kwargs else torch.ones(rows.shape[1], dtype=torch.float64)
+    if "weight" in case.kwargs:
+        weight = case.tensors["weight"].double()
+    else:
+        weight = torch.ones(rows.shape[1], dtype=torch.float64)
     smoothing = 0.0 if variant.smoothing == "none" else float(case.kwargs.get("label_smoothing", 0.0))
     if target.is_floating_point():
         losses = _probability_losses(log_probs, class_rows(target), weight, smoothing, variant)
@@ -117,21 +121,21 @@ def output_close(result: CaseResult, predicted: torch.Tensor) -> bool:
 @dataclass(frozen=True)
 class Hypothesis:
     mistake_id: str
-    variants: tuple[Variant, ...]
+    variant: Variant
     description: str  # completes "your result equals ..."
 
 
 HYPOTHESES = (
-    Hypothesis("weighted-mean-by-count", (Variant(denominator="counted"),),
+    Hypothesis("weighted-mean-by-count", Variant(denominator="counted"),
                "the weighted sum divided by the number of counted targets"),
-    Hypothesis("ignored-in-denominator", (Variant(denominator="all-weights"),),
+    Hypothesis("ignored-in-denominator", Variant(denominator="all-weights"),
                "a mean whose denominator also counts the ignored targets"),
-    Hypothesis("class-axis-last", (Variant(class_axis_last=True),), "the loss with the last axis as the class axis"),
-    Hypothesis("smoothing-over-other-classes", (Variant(smoothing="other-classes"),),
+    Hypothesis("class-axis-last", Variant(class_axis_last=True), "the loss with the last axis as the class axis"),
+    Hypothesis("smoothing-over-other-classes", Variant(smoothing="other-classes"),
                "label smoothing spread over the C - 1 other classes only"),
-    Hypothesis("smoothing-ignored", (Variant(smoothing="none"),), "the loss without label smoothing"),
-    Hypothesis("sum-instead-of-mean", (Variant(mean_is_sum=True),), 'the sum where the reduction is "mean"'),
-    Hypothesis("missing-negation", (Variant(negated=False),), "-1 x PyTorch's loss"),
+    Hypothesis("smoothing-ignored", Variant(smoothing="none"), "the loss without label smoothing"),
+    Hypothesis("sum-instead-of-mean", Variant(mean_is_sum=True), 'the sum where the reduction is "mean"'),
+    Hypothesis("missing-negation", Variant(negated=False), "-1 x PyTorch's loss"),
 )
 
 TITLES = {
@@ -175,7 +179,7 @@ HINTS = {
     "class axis before exp; the log-sum-exp is unchanged.",
     "softmax-then-log": "The log of a probability that underflowed to 0 is -inf, and an epsilon only hides it. "
     "Compute log-probabilities directly: x - logsumexp(x).",
-    "wrong-value": "Compare your function with F.cross_entropy on the failing case below, one option at a time.",
+    "wrong-value": "Compare your function with F.cross_entropy on the case named above, one option at a time.",
 }
 # The ids whose evidence explains wrong values, so "wrong-value" is not added on top of them.
 VALUE_MISTAKES = frozenset(TITLES) - {"wrong-value"}
@@ -195,28 +199,27 @@ def shown(values: torch.Tensor | None) -> str:
 
 
 def hypothesis_diagnoses(results, expected) -> tuple[list[Diagnosis], list[Variant]]:
-    """Find the wrong formulas the outputs follow; return their diagnoses and their variants."""
+    """Find the wrong formulas the outputs follow, and return their diagnoses and their variants."""
     comparable = [r for r in results if "moderate" in r.case.tags and r.returned and r.value is not None]
     found, variants = [], []
     for hypothesis in HYPOTHESES:
-        telling, matched = [], []
+        distinguishing, matched = [], []
         for result in comparable:
-            truth = expected[result.case.id].value
-            predictions = [variant_loss(result.case, variant) for variant in hypothesis.variants]
-            differing = [p for p in predictions if p is not None and not values_close(p, truth, HYPOTHESIS_TOLERANCE)]
-            if differing:
-                telling.append(result)
-                if any(output_close(result, p) for p in differing):
-                    matched.append(result)
-        if matched and 2 * len(matched) >= len(telling):
+            predicted = variant_loss(result.case, hypothesis.variant)
+            if predicted is None or values_close(predicted, expected[result.case.id].value, HYPOTHESIS_TOLERANCE):
+                continue
+            distinguishing.append(result)
+            if output_close(result, predicted):
+                matched.append(result)
+        if matched and 2 * len(matched) >= len(distinguishing):
             example = matched[0]
             text = (
-                f"On {len(matched)} of the {len(telling)} cases that tell it apart from PyTorch, your result equals "
-                f"{hypothesis.description}. For example, for {example.case.label} PyTorch gives "
+                f"On {len(matched)} of the {len(distinguishing)} cases that tell it apart from PyTorch, your "
+                f"result equals {hypothesis.description}. For example, for {example.case.label} PyTorch gives "
                 f"{shown(expected[example.case.id].value)} and your function returned {shown(example.value)}."
             )
             found.append(Diagnosis(mistake(hypothesis.mistake_id, text), matched, value_fails))
-            variants.extend(hypothesis.variants)
+            variants.append(hypothesis.variant)
     return found, variants
 
 

@@ -1,12 +1,18 @@
-"""The graded cases of the linear-cross-entropy problem, each with code that rebuilds it."""
+"""Graded cases of the linear-cross-entropy problem, and PyTorch's expected values for them.
+
+Each case carries code that rebuilds its tensors, printed as a counterexample.
+"""
 
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 
 from xent_grader.grading.cases import Case
+from xent_grader.grading.compare import GRADIENT_PASS, Tolerance, value_tolerance
+from xent_grader.problems.base import Expected
 from xent_grader.problems.cross_entropy_full_cases import numerical_tags
 
 # (N, D, V, logit scale) of the parity cases. V runs from 3 to 9,000, so a vocabulary split into
@@ -21,8 +27,8 @@ PARITY_SHAPES = (
 )
 WIDE_SHAPE = (32, 16, 9000, 1.0)
 
-# hidden ~ N(0, 300^2) with D = 8 gives logits with a standard deviation of 300, so the largest of
-# 50 reach about +-1000 and exp overflows without a max shift.
+# hidden ~ N(0, 300^2) with D = 8 gives logits with a standard deviation of 300. The largest of the
+# 4 x 50 logits are several hundred, far above float32's exp limit of 88.7.
 LARGE_LOGIT_SHAPE = (4, 8, 50, 300.0)
 
 # (hidden rows, weight rows, targets, dtype): logits near +-1000, and a target whose softmax
@@ -100,9 +106,9 @@ def random_case(case_id, check, shape, dtype, seed, measure_memory=False, repeat
     weight_scale = math.sqrt(dim)
     code = {
         "hidden": f"torch.randn({batch_size}, {dim}, generator=torch.Generator().manual_seed({seed})"
-        f"{_dtype_code(dtype)}) * {scale:g}",
+        f"{_dtype_code(dtype)}) * {scale!r}",
         "weight": f"torch.randn({vocab_size}, {dim}, generator=torch.Generator().manual_seed({seed + 1})"
-        f"{_dtype_code(dtype)}) / {weight_scale:g}",
+        f"{_dtype_code(dtype)}) / {weight_scale!r}",
         "targets": f"torch.randint(0, {vocab_size}, ({batch_size},), "
         f"generator=torch.Generator().manual_seed({seed + 2}))",
     }
@@ -164,6 +170,37 @@ def linear_cross_entropy_cases(seed: int) -> list[Case]:
 
 
 def performance_case(seed: int) -> Case:
-    """Build one large float32 case that the harness times 5 more times, for the advisory note."""
+    """Build one large float32 case for the advisory note: timed 5 more times, its peak memory read."""
     shape = (*PERFORMANCE_SHAPE, 1.0)
-    return random_case(1_000_000, "performance", shape, torch.float32, (seed % 1_000_000) * 1000 + 999, repeat=5)
+    seed = (seed % 1_000_000) * 1000 + 999
+    return random_case(1_000_000, "performance", shape, torch.float32, seed, measure_memory=True, repeat=5)
+
+
+def expected_loss(case: Case, row_chunk: int = 256) -> Expected:
+    """Compute F.cross_entropy(hidden @ weight.T, targets) and its gradients in float64.
+
+    The rows go ``row_chunk`` at a time, so the grader never holds the full float64 logits: the
+    mean over N is the sum of each chunk's summed losses divided by N, and so are the gradients.
+    """
+    hidden = case.tensors["hidden"].detach().to(torch.float64, copy=True).requires_grad_(True)
+    weight = case.tensors["weight"].detach().to(torch.float64, copy=True).requires_grad_(True)
+    targets = case.tensors["targets"]
+    batch_size = hidden.shape[0]
+    total = torch.zeros((), dtype=torch.float64)
+    for start in range(0, batch_size, row_chunk):
+        rows = slice(start, start + row_chunk)
+        chunk_sum = F.cross_entropy(hidden[rows] @ weight.T, targets[rows], reduction="sum")
+        chunk_sum.backward()
+        total = total + chunk_sum.detach()
+    grads = {"hidden": hidden.grad / batch_size, "weight": weight.grad / batch_size}
+    return Expected(value=total / batch_size, grads=grads)
+
+
+def value_tolerance_for(case: Case) -> Tolerance:
+    """Tolerance that grows with the largest |logit|, where a float32 log-sum-exp loses precision."""
+    return value_tolerance(case.tensors["hidden"].dtype, max_abs_logit(case))
+
+
+def gradient_limit(case: Case) -> float:
+    dtype = case.tensors["hidden"].dtype
+    return max(GRADIENT_PASS.get(dtype, 1e-4), 64 * torch.finfo(dtype).eps * max_abs_logit(case))

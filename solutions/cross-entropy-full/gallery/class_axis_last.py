@@ -21,17 +21,12 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """Compute the cross-entropy loss as torch.nn.functional.cross_entropy does.
-
-    The class axis is dim 1, or dim 0 for an unbatched (C,) input. The result is 0-dim for
-    "mean" and "sum", and has the shape of ``input`` without its class axis for "none".
-    """
     unbatched = input.dim() == 1
     batched = input.unsqueeze(0) if unbatched else input
     classes = batched.shape[-1]
     element_shape = (batched.shape[0], *batched.shape[2:])
 
-    # Move the class axis last and flatten every other axis: one row per element.
+    # Flatten every axis but the last into rows.
     log_probs = _log_softmax_rows(batched.reshape(-1, classes))
     class_weight = torch.ones(classes, dtype=log_probs.dtype) if weight is None else weight.to(log_probs.dtype)
     eps = label_smoothing
@@ -54,7 +49,9 @@ def cross_entropy(
         denominator = target_weight.sum()
 
     if reduction == "none":
-        return losses.reshape(()) if unbatched else losses.reshape(target.shape if not target.is_floating_point() else element_shape)
+        if unbatched:
+            return losses.reshape(())
+        return losses.reshape(element_shape if target.is_floating_point() else target.shape)
     if reduction == "sum":
         return losses.sum()
     return losses.sum() / denominator

@@ -20,11 +20,6 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """Compute the cross-entropy loss as torch.nn.functional.cross_entropy does.
-
-    The class axis is dim 1, or dim 0 for an unbatched (C,) input. The result is 0-dim for
-    "mean" and "sum", and has the shape of ``input`` without its class axis for "none".
-    """
     unbatched = input.dim() == 1
     batched = input.unsqueeze(0) if unbatched else input
     classes = batched.shape[1]
@@ -49,7 +44,6 @@ def cross_entropy(
         target_weight = class_weight[safe_target] * counted
         smoothing_term = (class_weight * log_probs).sum(dim=1) * counted
         losses = -(1.0 - eps) * target_weight * target_log_probs - eps / classes * smoothing_term
-        # 0 / 0 gives nan when nothing is counted, as F.cross_entropy does.
         denominator = target_weight.sum()
 
     if reduction == "none":

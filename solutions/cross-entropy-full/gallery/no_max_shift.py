@@ -8,7 +8,7 @@ import torch
 
 
 def _log_softmax_rows(rows: torch.Tensor) -> torch.Tensor:
-    """Return the stable log-softmax of each row of (positions, C) logits."""
+    """Return the log-softmax of each row, without a max shift."""
     shifted = rows
     return shifted - shifted.exp().sum(dim=1, keepdim=True).log()
 
@@ -21,11 +21,6 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """Compute the cross-entropy loss as torch.nn.functional.cross_entropy does.
-
-    The class axis is dim 1, or dim 0 for an unbatched (C,) input. The result is 0-dim for
-    "mean" and "sum", and has the shape of ``input`` without its class axis for "none".
-    """
     unbatched = input.dim() == 1
     batched = input.unsqueeze(0) if unbatched else input
     classes = batched.shape[1]

@@ -21,11 +21,6 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """Compute the cross-entropy loss as torch.nn.functional.cross_entropy does.
-
-    The class axis is dim 1, or dim 0 for an unbatched (C,) input. The result is 0-dim for
-    "mean" and "sum", and has the shape of ``input`` without its class axis for "none".
-    """
     unbatched = input.dim() == 1
     batched = input.unsqueeze(0) if unbatched else input
     classes = batched.shape[1]
@@ -44,7 +39,6 @@ def cross_entropy(
     else:
         flat_target = target.reshape(-1)
         counted = flat_target != ignore_index
-        # An ignored target may be outside [0, C), so it is replaced before indexing.
         safe_target = torch.where(counted, flat_target, torch.zeros_like(flat_target))
         target_log_probs = log_probs[torch.arange(flat_target.numel()), flat_target] * counted
         target_weight = class_weight[safe_target] * counted

@@ -8,7 +8,7 @@ import torch
 
 
 def _log_softmax_rows(rows: torch.Tensor) -> torch.Tensor:
-    """Return the stable log-softmax of each row of (positions, C) logits."""
+    """Return the log of each row's softmax."""
     shifted = rows - rows.max(dim=1, keepdim=True).values.detach()
     probabilities = shifted.exp() / shifted.exp().sum(dim=1, keepdim=True)
     return probabilities.log()
@@ -22,11 +22,6 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """Compute the cross-entropy loss as torch.nn.functional.cross_entropy does.
-
-    The class axis is dim 1, or dim 0 for an unbatched (C,) input. The result is 0-dim for
-    "mean" and "sum", and has the shape of ``input`` without its class axis for "none".
-    """
     unbatched = input.dim() == 1
     batched = input.unsqueeze(0) if unbatched else input
     classes = batched.shape[1]

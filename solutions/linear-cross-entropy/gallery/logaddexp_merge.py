@@ -7,7 +7,7 @@ chunk in backward.
 
 import torch
 
-CHUNK_SIZE = 2048
+CHUNK_SIZE = 8192
 
 
 class ChunkedCrossEntropy(torch.autograd.Function):
@@ -35,16 +35,12 @@ class ChunkedCrossEntropy(torch.autograd.Function):
         grad_weights = []
         for start in range(0, weight.shape[0], CHUNK_SIZE):
             weight_chunk = weight[start:start + CHUNK_SIZE]
-            grad_logits = torch.softmax(hidden @ weight_chunk.T, dim=1)
-            # The chunk's softmax is rescaled to the whole vocabulary's normalizer.
-            chunk_log_sum_exp = torch.logsumexp(hidden @ weight_chunk.T, dim=1)
-            grad_logits = grad_logits * torch.exp(chunk_log_sum_exp - log_sum_exp)[:, None]
-            one_hot = torch.zeros_like(grad_logits)
+            # The whole vocabulary's softmax, restricted to this chunk.
+            grad_logits = torch.exp(hidden @ weight_chunk.T - log_sum_exp[:, None])
             in_chunk = (targets >= start) & (targets < start + weight_chunk.shape[0])
-            local = (targets - start).clamp(0, weight_chunk.shape[0] - 1)
-            one_hot[rows, local] = in_chunk.to(one_hot.dtype)
-            grad_logits = (grad_logits - one_hot) * (grad_output / batch_size)
-            grad_hidden = grad_hidden + grad_logits @ weight_chunk
+            grad_logits[rows[in_chunk], targets[in_chunk] - start] -= 1.0
+            grad_logits *= grad_output / batch_size
+            grad_hidden += grad_logits @ weight_chunk
             grad_weights.append(grad_logits.T @ hidden)
         return grad_hidden, torch.cat(grad_weights), None
 

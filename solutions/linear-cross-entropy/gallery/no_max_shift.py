@@ -39,7 +39,7 @@ class LinearCrossEntropy(torch.autograd.Function):
 
         for start, stop in _chunk_bounds(weight.shape[0]):
             weight_chunk = weight[start:stop]
-            # softmax of the chunk, computed in place: exp(logits - log_sum_exp).
+            # This chunk of the softmax, computed in place: exp(logits - log_sum_exp).
             grad_logits = (hidden @ weight_chunk.T).sub_(log_sum_exp[:, None]).exp_()
             rows = ((targets >= start) & (targets < stop)).nonzero().squeeze(1)
             grad_logits[rows, targets[rows] - start] -= 1.0

@@ -1,0 +1,58 @@
+"""Handle an unbatched (C,) input by calling the function itself on a batch of one, and every
+batched layout by moving the class axis last.
+"""
+
+# expect: full-marks
+
+import torch
+
+
+def _log_softmax_rows(rows: torch.Tensor) -> torch.Tensor:
+    """Return the stable log-softmax of each row of (positions, C) logits."""
+    shifted = rows - rows.max(dim=1, keepdim=True).values.detach()
+    return shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+
+
+def cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    if input.dim() == 1:
+        # An unbatched input is a batch of one whose "none" result drops the batch axis.
+        loss = cross_entropy(
+            input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction, label_smoothing
+        )
+        return loss.squeeze(0) if reduction == "none" else loss
+
+    classes = input.shape[1]
+    element_shape = (input.shape[0], *input.shape[2:])
+    log_probs = _log_softmax_rows(input.movedim(1, -1).reshape(-1, classes))
+    class_weight = torch.ones(classes, dtype=log_probs.dtype) if weight is None else weight.to(log_probs.dtype)
+    eps = label_smoothing
+
+    if target.is_floating_point():
+        probabilities = target.movedim(1, -1).reshape(-1, classes)
+        smoothed = (1.0 - eps) * probabilities + eps / classes
+        losses = -(class_weight * smoothed * log_probs).sum(dim=1)
+        denominator = torch.tensor(float(losses.numel()), dtype=losses.dtype)
+    else:
+        flat_target = target.reshape(-1)
+        counted = flat_target != ignore_index
+        # An ignored target may be outside [0, C), so it is replaced before indexing.
+        safe_target = torch.where(counted, flat_target, torch.zeros_like(flat_target))
+        target_log_probs = log_probs.gather(1, safe_target.unsqueeze(1)).squeeze(1)
+        target_weight = class_weight[safe_target] * counted
+        smoothing_term = (class_weight * log_probs).sum(dim=1) * counted
+        losses = -(1.0 - eps) * target_weight * target_log_probs - eps / classes * smoothing_term
+        # 0 / 0 gives nan when nothing is counted, as F.cross_entropy does.
+        denominator = target_weight.sum()
+
+    if reduction == "none":
+        return losses.reshape(element_shape)
+    if reduction == "sum":
+        return losses.sum()
+    return losses.sum() / denominator
