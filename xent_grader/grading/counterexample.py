@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import time
 
-from hypothesis import HealthCheck, Phase, find, settings
-from hypothesis.errors import NoSuchExample, Unsatisfiable
 
 from xent_grader.grading.cases import Case, CaseResult, parse_result
 from xent_grader.grading.evidence import Diagnosis
@@ -20,14 +18,7 @@ from xent_grader.grading.results import Counterexample
 from xent_grader.problems.base import Expected, Problem, scalar_value
 from xent_grader.sandbox.runner import SubmissionProcess
 
-SEARCH_SETTINGS = settings(
-    max_examples=150,
-    database=None,
-    derandomize=True,
-    deadline=None,
-    phases=(Phase.generate, Phase.shrink),
-    suppress_health_check=list(HealthCheck),
-)
+MAX_EXAMPLES = 150
 
 
 class _BudgetSpent(Exception):
@@ -46,6 +37,18 @@ def search(
     strategy = problem.counterexample_strategy(diagnosis)
     if strategy is None:
         return None
+    # Imported here because grading a correct file never searches, and the import takes 0.1 s.
+    from hypothesis import HealthCheck, Phase, find, settings
+    from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+    search_settings = settings(
+        max_examples=MAX_EXAMPLES,
+        database=None,
+        derandomize=True,
+        deadline=None,
+        phases=(Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+    )
     stop_at = time.monotonic() + seconds
     seen: dict[int, CaseResult] = {}
 
@@ -61,7 +64,7 @@ def search(
         return failed
 
     try:
-        case = find(strategy, fails, settings=SEARCH_SETTINGS)
+        case = find(strategy, fails, settings=search_settings)
     except (_BudgetSpent, NoSuchExample, Unsatisfiable):
         return None
     result = run_case(process, case)

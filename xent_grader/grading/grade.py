@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
@@ -129,6 +130,7 @@ class _Grading:
         self.findings = findings
         self.expected: dict[int, Expected] = {}
         self.performance_text = ""
+        self.extra_workdirs: list[str] = []
         self.notes: tuple[str, ...] = ()
 
     def run(self, source: str) -> Report:
@@ -137,8 +139,11 @@ class _Grading:
             os.chown(workdir, *self.options.run_as)
         job = Job(source, str(self.path), self.function_name, workdir, self.options.limits, self.options.run_as)
         process = SubmissionProcess(job)
+        measurement = None
         try:
             process.start()
+            if self.options.performance:
+                measurement = performance.PerformanceRun(self.problem, self._second_job(job), self.seed)
             # Computed while the submission's process loads its file, once per problem and seed.
             cases, self.expected = _cases_and_expected(self.problem, self.seed, self.options.extra_cases)
             load_status, load_message = self._wait_for_load(process)
@@ -154,8 +159,8 @@ class _Grading:
             checks = self.problem.score_checks(results, self.expected, context)
             mistakes = self._with_counterexamples(diagnoses, process)
             comparison = None
-            if process.failure is None and self.options.performance:
-                comparison = performance.compare_with_pytorch(self.problem, process, self.seed, PERFORMANCE_SECONDS)
+            if measurement is not None and process.failure is None:
+                comparison = measurement.collect(PERFORMANCE_SECONDS)
                 fewest_calls = min((r.call_count for r in results if r.returned), default=0)
                 slow = performance.slowness_advisory(comparison, fewest_calls)
                 if slow is not None and not any(m.id == slow.id for m in mistakes):
@@ -167,7 +172,17 @@ class _Grading:
                 checks, mistakes = [], []
             return self._report(status, message, checks, mistakes, end)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            if measurement is not None:
+                measurement.cancel()
+            for folder in [workdir, *self.extra_workdirs]:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _second_job(self, job: Job) -> Job:
+        workdir = tempfile.mkdtemp(prefix="xent-grade-")
+        if self.options.run_as is not None:
+            os.chown(workdir, *self.options.run_as)
+        self.extra_workdirs.append(workdir)
+        return dataclasses.replace(job, workdir=workdir)
 
     def _wait_for_load(self, process: SubmissionProcess) -> tuple[str, str]:
         ready = process.next_frame()

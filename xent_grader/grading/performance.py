@@ -1,6 +1,8 @@
 """The advisory performance note: the submission's time and peak memory beside PyTorch's own function.
 
-Both run the same large case in the submission's process, so they share its allocator and threads.
+Both run the same large case in a second process of the submission, started beside the graded one,
+so the measurement overlaps with grading and can never change the graded run's outcome. The two
+calls share that process's allocator and threads.
 The grader reads peak memory from /proc itself. The times are the median of the repeats, measured
 inside that process, so a hostile submission could misreport its own time. That is one reason the
 note is never scored.
@@ -12,10 +14,11 @@ import dataclasses
 import statistics
 import time
 
-from xent_grader.grading.cases import CaseResult
+from xent_grader.grading.cases import Case, CaseResult
 from xent_grader.grading.counterexample import run_case
 from xent_grader.grading.results import Mistake
 from xent_grader.problems.base import Problem
+from xent_grader.sandbox.harness import Job
 from xent_grader.sandbox.runner import SubmissionProcess
 
 FAR_SLOWER = 10.0  # times slower than PyTorch that marks a Python loop
@@ -28,12 +31,45 @@ class Comparison:
     call_count: int = 0  # torch calls the submission made on the large case
 
 
-def compare_with_pytorch(problem: Problem, process: SubmissionProcess, seed: int, seconds: float) -> Comparison | None:
-    """Time the submission and PyTorch's function on the problem's large case; None if the problem has none."""
-    case = problem.performance_case(seed)
-    if case is None or problem.performance_builtin is None:
-        return None
-    stop_at = time.monotonic() + seconds
+class PerformanceRun:
+    """A second submission process that times the problem's large case while the graded one runs."""
+
+    def __init__(self, problem: Problem, job: Job, seed: int) -> None:
+        self.problem = problem
+        self.case = problem.performance_case(seed) if problem.performance_builtin else None
+        self.process = SubmissionProcess(job) if self.case is not None else None
+        if self.process is not None:
+            self.process.start()
+
+    def collect(self, seconds: float) -> Comparison | None:
+        """Wait at most ``seconds`` for the comparison; always end the process."""
+        if self.process is None:
+            return None
+        try:
+            stop_at = time.monotonic() + seconds
+            if not _loaded(self.process, stop_at):
+                return None
+            return compare_with_pytorch(self.problem, self.case, self.process, stop_at, seconds)
+        finally:
+            self.process.finish()
+
+    def cancel(self) -> None:
+        if self.process is not None:
+            self.process.finish()
+
+
+def _loaded(process: SubmissionProcess, stop_at: float) -> bool:
+    for expected_event in ("ready", "loaded"):
+        frame = process.next_frame(stop_at)
+        if frame is None or frame.header.get("event") != expected_event:
+            return False
+    return True
+
+
+def compare_with_pytorch(
+    problem: Problem, case: Case, process: SubmissionProcess, stop_at: float, seconds: float
+) -> Comparison | None:
+    """Time the submission and PyTorch's function on the problem's large case in ``process``."""
     builtin = run_case(process, dataclasses.replace(case, id=case.id + 1, builtin=problem.performance_builtin), stop_at)
     mine = run_case(process, case, stop_at)
     shape = " and ".join(f"{name} {tuple(tensor.shape)}" for name, tensor in case.tensors.items() if tensor.dim() > 1)

@@ -345,7 +345,7 @@ class CrossEntropyProblem(Problem):
         return ["Half precision (not scored): " + ", and ".join(parts) + "."] if parts else []
 
     def performance_case(self, seed: int) -> Case:
-        case = random_case(90_000, "performance", (256, 32000, 1.0), torch.float32, seed)
+        case = random_case(90_000, "performance", (64, 32000, 1.0), torch.float32, seed)
         return dataclasses.replace(case, grad=("logits",), measure_memory=True, repeat=3)
 
     def counterexample_strategy(self, diagnosis: Diagnosis):

@@ -63,7 +63,7 @@ def _instructor_case(case_id: int, spec: dict) -> Case:
 
 def performance_case(case_id: int, seed: int) -> Case:
     """Build the large float32 case of the advisory performance note, timed with its memory measured."""
-    case = random_case(case_id, "performance", (256, 32000, 1.0), torch.float32, seed)
+    case = random_case(case_id, "performance", (64, 32000, 1.0), torch.float32, seed)
     return replace(without_backward(case), measure_memory=True, repeat=3)
 
 

@@ -200,7 +200,9 @@ class SubmissionProcess:
         return len(_live_descendants(self.pid))
 
     def finish(self) -> RunEnd:
-        """Ask the process to exit, end every descendant, and return what happened."""
+        """Ask the process to exit, end every descendant, and return what happened; safe to call twice."""
+        if getattr(self, "_end", None) is not None:
+            return self._end
         leftovers = 0
         if self.failure is None and not self.abandoned:
             leftovers = self.count_leftover_processes()
@@ -213,7 +215,7 @@ class SubmissionProcess:
             reader.close()
         self.request_writer.close()
         self.selector.close()
-        return RunEnd(
+        self._end = RunEnd(
             failure=self.failure,
             exit_code=self.process.exitcode,
             output=self.output.decode("utf-8", errors="replace"),
@@ -221,6 +223,7 @@ class SubmissionProcess:
             leftover_processes=leftovers,
             failed_limits=self.failed_limits,
         )
+        return self._end
 
     def _end_tree(self) -> None:
         """SIGTERM the process and everything it started, then SIGKILL whatever is left after a grace."""
@@ -228,8 +231,10 @@ class SubmissionProcess:
             return
         self._tree_ended = True
         self.killed_by_grader = True
-        _signal_all(_tree_pids(self.pid), signal.SIGTERM)
-        time.sleep(self.job.limits.grace_seconds)
+        alive = _tree_pids(self.pid)
+        if alive:
+            _signal_all(alive, signal.SIGTERM)
+            time.sleep(self.job.limits.grace_seconds)
         for _ in range(20):
             pids = _tree_pids(self.pid)
             if not pids:
