@@ -115,7 +115,7 @@ def detached_graph(results: list[CaseResult], input_name: str = "logits") -> Dia
     if example.kind == "tensor" and example.requires_grad:
         what = f"backward() ran but no gradient reached the {input_name}, so the result was computed from a copy"
     else:
-        what = f"the result was not connected to the {input_name}' autograd graph (requires_grad was False)"
+        what = f"the result was not connected to the autograd graph of the {input_name} (requires_grad was False)"
     evidence = f"On {len(failing)} cases where the {input_name} required grad, {what}."
     hint = (
         f"Keep every step in torch operations on the {input_name}: .item(), .numpy(), torch.tensor(value), "
@@ -240,3 +240,20 @@ def not_vectorized(results: list[CaseResult], input_name: str) -> Diagnosis | No
     hint = "Replace the Python loop over rows or classes with whole-tensor operations (reductions along a dim, gather)."
     mistake = Mistake("not-vectorized", "A Python loop over rows or classes", evidence_text, hint, scored=False)
     return Diagnosis(mistake, [], None)
+
+
+def output_contract_diagnoses(
+    results: list[CaseResult], input_name: str, banned: frozenset[str], source_findings, leftover_processes: int
+) -> list[Diagnosis | None]:
+    """Run the detectors every scalar-loss problem shares: errors, output type, shape, dtype, graph, inputs,
+    built-in losses and leftover processes."""
+    return [
+        raises_error(results),
+        not_a_tensor(results),
+        not_scalar(results),
+        dtype_mismatch(results, input_name),
+        detached_graph(results, input_name),
+        mutates_inputs(results),
+        uses_builtin_loss(results, banned, list(source_findings)),
+        leaves_processes(results, leftover_processes),
+    ]

@@ -193,14 +193,9 @@ class CrossEntropyProblem(Problem):
         value_diagnoses = self._value_diagnoses(results, expected)
         formula = VALUE_HYPOTHESES.get(value_diagnoses[0].mistake.id, _truth) if value_diagnoses else _truth
         detectors = [
-            evidence.raises_error(results),
-            evidence.not_a_tensor(results),
-            evidence.not_scalar(results),
-            evidence.dtype_mismatch(results, "logits"),
-            evidence.detached_graph(results),
-            evidence.mutates_inputs(results),
-            evidence.uses_builtin_loss(results, self.banned(context.strict), list(context.source_findings)),
-            evidence.leaves_processes(results, context.leftover_processes),
+            *evidence.output_contract_diagnoses(
+                results, "logits", self.banned(context.strict), context.source_findings, context.leftover_processes
+            ),
             *value_diagnoses,
             *self._stability_diagnoses(results, expected, formula),
         ]

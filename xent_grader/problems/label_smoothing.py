@@ -153,14 +153,9 @@ class LabelSmoothingProblem(Problem):
         )
         formula = VALUE_HYPOTHESES[fitted[0][0]][1] if fitted else _truth
         found = [
-            evidence.raises_error(results),
-            evidence.not_a_tensor(results),
-            evidence.not_scalar(results),
-            evidence.dtype_mismatch(results, "logits"),
-            evidence.detached_graph(results),
-            evidence.mutates_inputs(results),
-            evidence.uses_builtin_loss(results, self.banned(context.strict), list(context.source_findings)),
-            evidence.leaves_processes(results, context.leftover_processes),
+            *evidence.output_contract_diagnoses(
+                results, "logits", self.banned(context.strict), context.source_findings, context.leftover_processes
+            ),
             *(diagnosis for _, diagnosis in fitted),
             *self._stability_diagnoses(results, expected, formula),
         ]

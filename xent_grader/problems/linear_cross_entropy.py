@@ -207,14 +207,9 @@ class LinearCrossEntropyProblem(Problem):
     def diagnose(self, results, expected, context) -> list[Diagnosis]:
         value_diagnoses = self._value_diagnoses(results, expected)
         found = [
-            evidence.raises_error(results),
-            evidence.not_a_tensor(results),
-            evidence.not_scalar(results),
-            evidence.dtype_mismatch(results, "hidden"),
-            evidence.detached_graph(results),
-            evidence.mutates_inputs(results),
-            evidence.uses_builtin_loss(results, self.banned(context.strict), list(context.source_findings)),
-            evidence.leaves_processes(results, context.leftover_processes),
+            *evidence.output_contract_diagnoses(
+                results, "hidden", self.banned(context.strict), context.source_findings, context.leftover_processes
+            ),
             *value_diagnoses,
             *self._stability_diagnoses(results, expected, bool(value_diagnoses)),
             self._gradient_diagnosis(results, expected),
