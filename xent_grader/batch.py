@@ -7,12 +7,14 @@ file that breaks anything in the grader still gets a row (status ``crashed``), s
 from __future__ import annotations
 
 import concurrent.futures
+import signal
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from xent_grader.grading.grade import GradeOptions, grade_file
-from xent_grader.grading.results import Report
+from xent_grader.grading.source import SourceError, read_source
+from xent_grader.grading.results import Report, display_path
 from xent_grader.problems.registry import problem_by_id
 from xent_grader.sandbox import runner
 
@@ -20,13 +22,15 @@ SKIPPED_NAMES = {"__init__.py", "conftest.py", "setup.py"}
 
 
 def collect_files(paths: list[Path]) -> list[Path]:
-    """Expand folders into their .py files (sorted, recursively); keep files as given, once each."""
+    """Expand folders into their *.py entries (sorted, recursively); keep files as given, once each.
+
+    Entries that are not regular files (symbolic links, named pipes, folders named x.py) are kept
+    too, so that each gets a row saying why it was not graded.
+    """
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            files.extend(
-                sorted(p for p in path.rglob("*.py") if p.name not in SKIPPED_NAMES and not p.is_symlink())
-            )
+        if path.is_dir() and not path.is_symlink():
+            files.extend(sorted(p for p in path.rglob("*.py") if p.name not in SKIPPED_NAMES))
         else:
             files.append(path)
     unique = {}
@@ -47,8 +51,12 @@ def grade_files(
     returned; the interrupt is then raised again by the caller's check of ``interrupted``.
     """
     reports: dict[int, Report] = {}
+    # Every file is read before any submission runs, so a submission cannot rewrite a classmate's.
+    sources = {index: _read_early(file) for index, file in enumerate(files)}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_grade_safely, file, options): index for index, file in enumerate(files)}
+        futures = {
+            pool.submit(_grade_safely, file, options, sources[index]): index for index, file in enumerate(files)
+        }
         try:
             for future in concurrent.futures.as_completed(futures):
                 report = future.result()
@@ -56,6 +64,8 @@ def grade_files(
                 if on_done is not None:
                     on_done(report)
         except KeyboardInterrupt:
+            # A second Ctrl-C must not cut short the cleanup that keeps the graded rows.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             for future in futures:
                 future.cancel()
             runner.end_all_submissions()
@@ -69,9 +79,20 @@ class BatchInterrupted(Exception):
         self.reports = reports
 
 
-def _grade_safely(path: Path, options: GradeOptions) -> Report:
+def _read_early(path: Path) -> str | SourceError | None:
     try:
-        return grade_file(path, options)
+        return read_source(path, allow_symlink=False)
+    except SourceError as error:
+        return error
+    except OSError:
+        return None  # grade_file reads it again and reports the error
+
+
+def _grade_safely(path: Path, options: GradeOptions, source: str | SourceError | None = None) -> Report:
+    if isinstance(source, SourceError):
+        return _error_report(path, options, source.status, source.message)
+    try:
+        return grade_file(path, options, source)
     except OSError as error:
         return _error_report(path, options, "load-error", f"The file could not be read: {error.strerror or error}.")
     except Exception as error:  # noqa: BLE001 - one file's failure must not lose the other rows
@@ -82,7 +103,7 @@ def _grade_safely(path: Path, options: GradeOptions) -> Report:
 def _error_report(path: Path, options: GradeOptions, status: str, message: str) -> Report:
     problem = problem_by_id(options.problem or "cross-entropy")
     return Report(
-        path=str(path),
+        path=display_path(path),
         problem=problem.id,
         status=status,
         status_message=message,

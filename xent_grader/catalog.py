@@ -47,8 +47,14 @@ class Statement:
 
     @property
     def follow_ups(self) -> list[str]:
-        body = self.sections.get("Follow-up questions", "")
-        return [line[2:].strip() for line in body.splitlines() if line.startswith("- ")]
+        """Return the follow-up questions, joining bullets that wrap onto indented lines."""
+        questions: list[str] = []
+        for line in self.sections.get("Follow-up questions", "").splitlines():
+            if line.startswith("- "):
+                questions.append(line[2:].strip())
+            elif line.startswith("  ") and questions and line.strip():
+                questions[-1] += " " + line.strip()
+        return questions
 
     def hints(self) -> list[str]:
         body = self.sections.get("Hints", "")

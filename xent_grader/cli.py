@@ -150,7 +150,12 @@ def solution(problem_id: str = typer.Argument(..., metavar="PROBLEM")) -> None:
     path = catalog.reference_solution(problem_id)
     if not path.is_file():
         fail_usage(f"no reference solution is bundled for {problem_id}.")
-    out.print(Syntax(path.read_text(encoding="utf-8"), "python", theme="ansi_dark", background_color="default"))
+    code = path.read_text(encoding="utf-8")
+    if out.is_terminal:
+        out.print(Syntax(code, "python", theme="ansi_dark", background_color="default"))
+    else:
+        # Piped or redirected: the exact file, with no wrapping, so it can be saved and run.
+        sys.stdout.write(code)
 
 
 @export_app.command("gradescope")

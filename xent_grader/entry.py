@@ -6,6 +6,7 @@ this process imports typer, rich and torch, so the imports run side by side.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 
@@ -23,7 +24,23 @@ def _drop_working_directory_from_path() -> None:
         sys.path[:] = [entry for entry in sys.path if entry not in ("", ".", here)]
 
 
+PR_SET_DUMPABLE = 4
+
+
+def _protect_process_files() -> None:
+    """Make /proc/PID/environ, fd and cwd of the grader unreadable to processes of the same user.
+
+    A submission runs as the same user unless --run-as is given; without this it could read the
+    grader's environment variables or write into its stdout through /proc/PID/fd/1. Linux only.
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> None:
+    _protect_process_files()
     _drop_working_directory_from_path()
     argv = sys.argv[1:]
     grading = bool(argv) and argv[0] not in COMMANDS - {"grade"} and not {"--help", "-h"} & set(argv)

@@ -32,7 +32,10 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 set -u
 mkdir -p /autograder/results
 results=/autograder/results/results.json
-submission=$(find /autograder/submission -maxdepth 2 -name '*.py' | sort | head -n 1)
+# Prefer the file that defines the problem's function; skip macOS metadata (__MACOSX, ._ files).
+candidates=$(find /autograder/submission -maxdepth 2 -name '*.py' -not -path '*/__MACOSX/*' -not -name '._*' | sort)
+submission=$(printf '%s\n' $candidates | xargs -r grep -l "def {function}" 2>/dev/null | head -n 1)
+[ -n "$submission" ] || submission=$(printf '%s\n' $candidates | head -n 1)
 if [ -z "$submission" ]; then
   printf '%s\\n' '{"score": 0, "output": "No .py file was submitted.", "tests": []}' > "$results"
   exit 0
@@ -56,16 +59,19 @@ def _requirements() -> str:
 
 def write_gradescope_bundle(destination: Path, problem_id: str) -> list[Path]:
     """Write the bundle's files into ``destination`` and return their paths."""
+    from xent_grader.problems.registry import problem_by_id
+
+    function_name = problem_by_id(problem_id).function_name
     destination.mkdir(parents=True, exist_ok=True)
     source = destination / "xent_grader"
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(PACKAGE_DIR, source, ignore=shutil.ignore_patterns("__pycache__", "data"))
-    for name in ("problems", "solutions"):
-        shutil.copytree(catalog.data_dir(name), source / "data" / name, ignore=shutil.ignore_patterns("hostile"))
+    # Only the statements: the reference solutions must not sit where student code can read them.
+    shutil.copytree(catalog.data_dir("problems"), source / "data" / "problems")
     written = {
         "setup.sh": SETUP_SH,
-        "run_autograder": RUN_AUTOGRADER.replace("{problem}", problem_id),
+        "run_autograder": RUN_AUTOGRADER.replace("{problem}", problem_id).replace("{function}", function_name),
         "requirements.txt": _requirements(),
     }
     paths = []

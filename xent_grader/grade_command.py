@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import traceback
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from rich.text import Text
 
 from xent_grader import batch, practice
 from xent_grader.grading.grade import GradeOptions, grade_file, new_seed
-from xent_grader.grading.results import Report
+from xent_grader.grading.results import Report, display_path
 from xent_grader.problems.registry import UnknownProblem, problem_by_id
 from xent_grader.render import json_report, platforms
 from xent_grader.render.console import render_report, verdict_line
@@ -82,8 +83,20 @@ def _prepare(request: GradeRequest) -> tuple[GradeOptions, list[Path]]:
             problem_by_id(request.problem)
         except UnknownProblem as error:
             raise UsageError(str(error)) from None
-    if request.timeout <= 0 or request.memory_limit <= 0:
-        raise UsageError(f"--timeout ({request.timeout}) and --memory-limit ({request.memory_limit}) must be positive.")
+    if not (0 < request.timeout < 3600) or request.memory_limit <= 0:
+        raise UsageError(
+            f"--timeout ({request.timeout}) must be between 0 and 3600 seconds and --memory-limit "
+            f"({request.memory_limit}) positive."
+        )
+    if request.seed is not None and not 0 <= request.seed < 2**32:
+        raise UsageError(f"--seed {request.seed} is out of range; use a number from 0 to {2**32 - 1}.")
+    if request.fail_under is not None and not 0 <= request.fail_under <= 100:
+        raise UsageError(f"--fail-under {request.fail_under} is out of range; use a score from 0 to 100.")
+    if request.watch and (len(request.paths) != 1 or request.paths[0].is_dir()):
+        raise UsageError("--watch takes exactly one file.")
+    for option, target in (("--output", request.output), ("--csv", request.csv_path)):
+        if target is not None and (target.is_dir() or (target.parent.exists() and not target.parent.is_dir())):
+            raise UsageError(f"{option} {target}: the path is a folder or lies inside a file; give a file path.")
     if request.output_format == "gradescope" and len(request.paths) > 1:
         raise UsageError("--format gradescope writes one results.json for one submission; pass a single file.")
     files = batch.collect_files(request.paths)
@@ -129,11 +142,35 @@ def _read_cases(path: Path | None, problem_id: str | None) -> tuple[dict, ...]:
     if not isinstance(data, list) or not all(isinstance(case, dict) and {"logits", "targets"} <= case.keys() for case in data):
         raise UsageError(f"{path} must hold a JSON list of objects with \"logits\" and \"targets\" (see the README).")
     for index, case in enumerate(data):
+        problem = _invalid_case(case)
+        if problem:
+            raise UsageError(f"{path}: case {index} is invalid: {problem}.")
         if case.get("dtype", "float32") not in ("float32", "float64"):
             raise UsageError(f"{path}: case {index} has dtype {case.get('dtype')!r}; use \"float32\" or \"float64\".")
         if case.get("check", "parity") not in check_ids:
             raise UsageError(f"{path}: case {index} has check {case.get('check')!r}; use one of {', '.join(check_ids)}.")
     return tuple(data)
+
+
+def _invalid_case(case: dict) -> str:
+    """Describe what is wrong with an instructor's (N, C) case, or return "" when it is valid."""
+    logits, targets = case["logits"], case["targets"]
+    if not isinstance(logits, list) or not logits or not all(isinstance(row, list) and row for row in logits):
+        return "logits must be a non-empty list of non-empty rows"
+    width = len(logits[0])
+    if any(len(row) != width for row in logits):
+        return "every row of logits must have the same length"
+    numbers = [value for row in logits for value in row]
+    if not all(type(value) in (int, float) and math.isfinite(value) for value in numbers):
+        return "logits must be finite numbers (no NaN or Infinity)"
+    if not isinstance(targets, list) or len(targets) != len(logits):
+        return f"targets must be a list with one class index per row ({len(logits)})"
+    if not all(type(target) is int and 0 <= target < width for target in targets):
+        return f"every target must be an integer class index from 0 to {width - 1}"
+    if case.get("dtype") == "float32" or "dtype" not in case:
+        if any(abs(value) > 3.0e38 for value in numbers):
+            return "a logit is too large for float32"
+    return ""
 
 
 def _threshold(request: GradeRequest, report: Report) -> float:
@@ -227,7 +264,7 @@ def _render_batch(reports: list[Report], options: GradeOptions, request: GradeRe
     for report in reports:
         shown = os.path.relpath(os.path.abspath(report.path), root) if root else report.path
         mistakes = ", ".join(m.id for m in report.mistakes)
-        table.add_row(shown, f"{report.score:g}/{report.max_score:g}", report.status, mistakes)
+        table.add_row(Text(display_path(shown)), f"{report.score:g}/{report.max_score:g}", report.status, mistakes)
     if root:
         console.print(Text(f"files under {root}", style="dim"))
     console.print(table)
@@ -252,7 +289,7 @@ def _watch(files: list[Path], options: GradeOptions, request: GradeRequest, out:
     try:
         practice.watch(files[0], grade_once)
     except KeyboardInterrupt:
-        return EXIT_PASSED
+        return EXIT_INTERRUPTED
     return EXIT_PASSED
 
 

@@ -9,6 +9,8 @@ smallest failing graded case stands in.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 
 
@@ -37,6 +39,8 @@ def search(
     strategy = problem.counterexample_strategy(diagnosis)
     if strategy is None:
         return None
+    # Hypothesis keeps a folder of its own; keep it out of the user's working directory.
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "xent-grade-hypothesis"))
     # Imported here because grading a correct file never searches, and the import takes 0.1 s.
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample, Unsatisfiable
@@ -100,7 +104,10 @@ def format_counterexample(case: Case, result: CaseResult, expected: Expected, fu
     lines = ["import torch"]
     for name in [*case.args, *case.kwargs.values()]:
         if isinstance(name, str) and name in case.code:
-            lines.append(f"{name} = {case.code[name]}")
+            # The grader calls with requires_grad=True on these inputs, which changes what in-place code does.
+            suffix = ".requires_grad_()" if name in case.grad else ""
+            code = f"({case.code[name]}){suffix}" if suffix and " " in case.code[name] else case.code[name] + suffix
+            lines.append(f"{name} = {code}")
 
     def argument(value) -> str:
         return value if isinstance(value, str) and value in case.tensors else repr(value)

@@ -50,6 +50,11 @@ def raises_error(results: list[CaseResult]) -> Diagnosis | None:
         f"For example, on {failing[0].case.label}: {first.type}{where}: {first.message[:300]}"
     )
     hint = "Make the function handle every valid input: check the shapes and dtypes named in the question."
+    if "in-place operation" in first.message:
+        hint = (
+            "The logits arrive with requires_grad=True, and changing a leaf in place (x -= ..., x.sub_(...)) "
+            "is an error: compute new tensors instead of modifying the inputs."
+        )
     if "CUDA" in first.message or "cuda" in first.message:
         hint = "Keep tensors on the device they arrive on: the grader runs on the CPU, so do not call .cuda()."
     mistake = Mistake("raises-error", "The function raised an exception", evidence, hint)
@@ -150,7 +155,7 @@ def wrong_gradient(
         return None
     worst = max(errors)
     evidence = (
-        f"Your loss values are right, but on {len(failing)} cases the gradient w.r.t. the {name} is off: "
+        f"Your loss values are right, but on {plural(len(failing), 'case')} the gradient w.r.t. the {name} is off: "
         f"the largest relative error is {worst:.2e}, which is {gradient_band(worst)}."
     )
     mistake = Mistake("wrong-gradient", "The gradient is wrong", evidence, hint.format(name=name))
@@ -193,7 +198,7 @@ def uses_builtin_loss(results: list[CaseResult], banned: frozenset[str], source_
         parts.append("at run time your function called " + ", ".join(traced))
     if source_findings:
         parts.append("the source " + "; ".join(source_findings[:5]))
-    evidence = "Found a built-in loss: " + ", and ".join(parts) + "."
+    evidence = "Found a built-in loss, or code that can hide one: " + ", and ".join(parts) + "."
     hint = (
         "Compute the loss yourself from the logits: the exercise is to implement it, so the built-in losses "
         "are not allowed (and neither is importing the grader)."
@@ -212,7 +217,8 @@ def leaves_processes(results: list[CaseResult], leftover_processes: int) -> Diag
         parts.append(f"{plural(leftover_processes, 'process')} it started")
     if threads:
         parts.append(f"{plural(threads, 'thread')}")
-    evidence = f"After your function returned, {' and '.join(parts)} were still running; the grader ended them."
+    verb = "was" if leftover_processes + threads == 1 else "were"
+    evidence = f"After your function returned, {' and '.join(parts)} {verb} still running, and the grader ended them."
     hint = "A loss function should compute and return: do not start processes or threads that outlive the call."
     mistake = Mistake("leaves-processes", "The function leaves processes or threads running", evidence, hint)
     return Diagnosis(mistake, [], None)

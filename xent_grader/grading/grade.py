@@ -17,8 +17,15 @@ from pathlib import Path
 from xent_grader.grading import counterexample, performance
 from xent_grader.grading.cases import Case, CaseResult, parse_result, result_from_failure
 from xent_grader.grading.evidence import Diagnosis
-from xent_grader.grading.results import Mistake, Report
-from xent_grader.grading.source import SourceError, defined_functions, find_banned_names, parse_source, read_source
+from xent_grader.grading.results import Mistake, Report, display_path
+from xent_grader.grading.source import (
+    SourceError,
+    defined_functions,
+    find_banned_names,
+    find_trace_evasion,
+    parse_source,
+    read_source,
+)
 from xent_grader.problems.base import Expected, GradingContext, Problem
 from xent_grader.problems.registry import all_problems, problem_by_function, problem_by_id
 from xent_grader.sandbox.harness import Job
@@ -46,12 +53,16 @@ def new_seed() -> int:
     return secrets.randbelow(1_000_000)
 
 
-def grade_file(path: Path, options: GradeOptions) -> Report:
-    """Grade ``path``; every outcome, including a broken file, becomes a Report."""
+def grade_file(path: Path, options: GradeOptions, source: str | None = None) -> Report:
+    """Grade ``path``; every outcome, including a broken file, becomes a Report.
+
+    ``source`` is the file's text when the caller read it already (a batch reads every file before
+    any submission runs, so no submission can change another one's file).
+    """
     started = time.monotonic()
     seed = options.seed if options.seed is not None else new_seed()
     try:
-        source = read_source(path)
+        source = read_source(path) if source is None else source
         tree = parse_source(source, str(path))
         problem = _choose_problem(options, defined_functions(tree))
     except SourceError as error:
@@ -59,7 +70,8 @@ def grade_file(path: Path, options: GradeOptions) -> Report:
         return _early_report(path, problem_id, error.status, error.message, seed, options, started)
     function_name = options.function or problem.function_name
     banned = problem.banned(options.strict)
-    findings = tuple(f"line {f.line}: {f.text}" for f in find_banned_names(tree, banned))
+    found = [*find_banned_names(tree, banned), *find_trace_evasion(tree)]
+    findings = tuple(f"line {f.line}: {f.text}" for f in sorted(found, key=lambda f: f.line))
     grading = _Grading(path, problem, function_name, options, seed, findings)
     report = grading.run(source)
     return _with_duration(report, started)
@@ -78,10 +90,15 @@ def _choose_problem(options: GradeOptions, functions: dict[str, tuple[str, ...]]
     close = sorted({match for name in functions for match in difflib.get_close_matches(name, known, n=1, cutoff=0.6)})
     suggestion = f" Did you mean {' or '.join(close)}?" if close else ""
     expected = problem_by_id("cross-entropy").function_name
-    defined = ", ".join(list(functions)[:8]) or "no functions"
+    defined = ", ".join(list(functions)[:8])
+    if not defined:
+        raise SourceError(
+            "missing-function",
+            f"The file defines no functions; define {expected}(...), or pass --function NAME.{suggestion}",
+        )
     raise SourceError(
         "missing-function",
-        f"The file defines {defined}, but no function this grader knows (such as {expected}).{suggestion} "
+        f"The file defines {defined}, and none of them is a function this grader knows (such as {expected}).{suggestion} "
         "Rename the function, or pass --function NAME.",
     )
 
@@ -90,7 +107,7 @@ def _early_report(path, problem_id, status, message, seed, options, started) -> 
     problem = problem_by_id(problem_id)
     return _with_duration(
         Report(
-            path=str(path),
+            path=display_path(path),
             problem=problem.id,
             status=status,
             status_message=message,
@@ -263,7 +280,7 @@ class _Grading:
     def _report(self, status, message, checks, mistakes, end) -> Report:
         score = round(sum(check.score for check in checks), 1) if status in ("ok", "timeout", "crashed", "memory-limit", "output-limit") else 0.0
         return Report(
-            path=str(self.path),
+            path=display_path(self.path),
             problem=self.problem.id,
             status=status,
             status_message=message,

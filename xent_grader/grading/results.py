@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import asdict, dataclass, field
 
 # Statuses of a run, in the order a report explains them.
@@ -16,6 +18,20 @@ STATUSES = (
     "memory-limit",
     "output-limit",
 )
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def display_path(path) -> str:
+    """Return a path as printable text: undecodable bytes and control characters become escapes."""
+    text = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+    return without_control_characters(text)
+
+
+def without_control_characters(text: str) -> str:
+    """Replace control characters (terminal escape sequences among them) with visible escapes."""
+    return CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ check; the run-time trace in the submission's process is the other half.
 from __future__ import annotations
 
 import ast
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,17 @@ class Finding:
     text: str
 
 
-def read_source(path: Path) -> str:
-    """Return the file's text, or raise SourceError for a file that is too large or not UTF-8."""
-    size = path.stat().st_size
+def read_source(path: Path, allow_symlink: bool = True) -> str:
+    """Return the file's text, or raise SourceError for a file that is not a regular file, too large or not UTF-8.
+
+    A batch passes ``allow_symlink=False``: a link in a class folder could point at any file.
+    """
+    if path.is_symlink() and not allow_symlink:
+        raise SourceError("load-error", f"{path.name} is a symbolic link; submit the file itself, not a link.")
+    status = path.stat()
+    if not stat.S_ISREG(status.st_mode):
+        raise SourceError("load-error", f"{path.name} is not a regular file (a folder, pipe or device); submit a .py file.")
+    size = status.st_size
     if size > MAX_SOURCE_BYTES:
         raise SourceError(
             "load-error",
@@ -101,9 +110,44 @@ def find_banned_names(tree: ast.Module, banned: frozenset[str]) -> list[Finding]
             module = getattr(node, "module", None) or ""
             if module.split(".")[0] == "xent_grader":
                 findings.append(Finding(node.lineno, f"imports from the grader module {module}"))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in banned:
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in banned - own:
             findings.append(Finding(node.lineno, f'names "{node.value}" in a string'))
         if name in banned and not (isinstance(node, ast.Name) and name in own):
             findings.append(Finding(getattr(node, "lineno", 0), f"uses {name}"))
+    unique = {(finding.line, finding.text): finding for finding in findings}
+    return sorted(unique.values(), key=lambda finding: finding.line)
+
+
+# Names that switch off the run-time trace, or run code the source scan cannot see.
+EVASION_NAMES = {
+    "DisableTorchFunction": "switches off torch function modes and so hides calls from the grader's trace",
+    "DisableTorchFunctionSubclass": "switches off torch function handling and so hides calls from the grader's trace",
+    "_pop_mode": "removes the grader's torch function mode",
+    "_pop_mode_temporarily": "removes the grader's torch function mode",
+    "_push_mode": "changes the torch function mode stack",
+    "exec": "runs code built at run time, which the grader cannot inspect",
+    "eval": "runs code built at run time, which the grader cannot inspect",
+    "compile": "compiles code at run time, which the grader cannot inspect",
+    "__import__": "imports modules by computed names",
+    "runpy": "runs other files as code",
+}
+
+
+# These count only as plain names (the builtins), so that torch.compile, say, is not flagged.
+BUILTIN_EVASIONS = {"exec", "eval", "compile", "__import__"}
+
+
+def find_trace_evasion(tree: ast.Module) -> list[Finding]:
+    """Find code that hides work from the run-time trace or reads the grader's own files."""
+    findings = []
+    for node in ast.walk(tree):
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        if isinstance(node, ast.alias):
+            name = node.name.split(".")[0]
+        builtin_only = name in BUILTIN_EVASIONS and not isinstance(node, ast.Name)
+        if name in EVASION_NAMES and not builtin_only:
+            findings.append(Finding(getattr(node, "lineno", 0), f"uses {name}, which {EVASION_NAMES[name]}"))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "xent_grader" in node.value:
+            findings.append(Finding(node.lineno, "names the grader's package xent_grader in a string"))
     unique = {(finding.line, finding.text): finding for finding in findings}
     return sorted(unique.values(), key=lambda finding: finding.line)

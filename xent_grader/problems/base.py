@@ -133,7 +133,7 @@ def inputs_mutated(result: CaseResult) -> list[str]:
 def score_check(spec: CheckSpec, passed: int, total: int, message: str, required: bool = True) -> CheckResult:
     """Score a check from how many of its cases passed; a check with no evaluable case scores 0."""
     if not required:
-        message = "no call returned a result, so this was not checked"
+        message = "not checked, because no case returned the right value"
     all_passed = total > 0 and passed == total and required
     if spec.partial and total > 0 and required:
         score = round(spec.points * passed / total, 1)
@@ -143,4 +143,6 @@ def score_check(spec: CheckSpec, passed: int, total: int, message: str, required
 
 
 def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}es" if noun.endswith(("s", "sh", "ch", "x")) else f"{count} {noun}s"

@@ -31,7 +31,7 @@ BUILTIN_LOSSES = frozenset(
     {"cross_entropy", "nll_loss", "nll_loss_nd", "nll_loss2d", "cross_entropy_loss", "nll_loss_forward",
      "CrossEntropyLoss", "NLLLoss"}
 )
-STRICT_EXTRAS = frozenset({"log_softmax", "logsumexp", "_log_softmax", "LogSoftmax"})
+STRICT_EXTRAS = frozenset({"log_softmax", "logsumexp", "_log_softmax", "LogSoftmax", "logcumsumexp", "softmax"})
 
 CHECKS = (
     CheckSpec("parity", "Matches F.cross_entropy on random cases", 25, partial=True),
@@ -92,7 +92,7 @@ HINTS = {
     "wrong-target-indexing": "Row i needs the log-probability at column targets[i]: index with a pair of index "
     "tensors (rows and targets) or use gather, not log_probs[:, targets].",
     "softmax-then-log": "Taking the log of a probability that underflowed to 0 gives -inf, and an epsilon or clamp "
-    "only hides it. Compute log-probabilities directly: x - logsumexp(x).",
+    "only hides it. Compute log-probabilities directly in log space, without forming the probabilities.",
     "no-max-shift": "exp overflows above about 88 in float32. Subtract each row's max before exp: the log-sum-exp "
     "is unchanged and the largest term becomes exp(0) = 1.",
     "wrong-value": "Compare your function with F.cross_entropy on the counterexample below, step by step.",
@@ -144,14 +144,16 @@ class CrossEntropyProblem(Problem):
         graded = [r for r in results if r.case.grad]
         passed = sum(self._gradient_ok(r, expected) for r in graded)
         checks.append(score_check(specs["gradient"], passed, len(graded), f"{passed} of {len(graded)} gradients match"))
+        # These two checks reward a working implementation, so a body that returns a constant earns neither.
+        earned = any(self._value_ok(r, expected) for r in results if r.case.check in ("parity", "stability"))
         ran = [r for r in results if r.ran]
         untouched = sum(not inputs_mutated(r) for r in ran)
         message = f"{untouched} of {len(ran)} calls left the inputs unchanged"
-        checks.append(score_check(specs["inputs-untouched"], untouched, len(ran), message, required=bool(returned)))
+        checks.append(score_check(specs["inputs-untouched"], untouched, len(ran), message, required=earned))
         banned = self.banned(context.strict)
         uses = any(name in banned for r in results for name in r.functions) or bool(context.source_findings)
         message = "a built-in loss was found" if uses else "no built-in loss found"
-        checks.append(score_check(specs["from-scratch"], int(not uses), 1, message, required=bool(returned)))
+        checks.append(score_check(specs["from-scratch"], int(not uses), 1, message, required=earned))
         return checks
 
     def _magnitude_ok(self, result: CaseResult, expected: dict[int, Expected]) -> bool:

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from xent_grader import catalog
-from xent_grader.grading.results import Mistake, Report
+from xent_grader.grading.results import Mistake, Report, without_control_characters
 
 SHOWN_OUTPUT_LINES = 40
 STATUS_WORDS = {
@@ -45,7 +45,8 @@ def verdict_line(report: Report) -> Text:
 def render_report(report: Report, console: Console, show_protections: bool = False) -> None:
     console.print(verdict_line(report))
     if report.status_message:
-        console.print(Text(report.status_message), style="red" if report.status != "ok" else None)
+        style = "red" if report.status != "ok" else None
+        console.print(Text(without_control_characters(report.status_message)), style=style)
     if report.checks:
         console.print(_checks_table(report))
     scored = [m for m in report.mistakes if m.scored]
@@ -86,7 +87,7 @@ def _mistake_block(mistake: Mistake, advisory: bool = False) -> Padding:
     heading.append("advisory " if advisory else "mistake ", style="bold yellow" if advisory else "bold red")
     heading.append(mistake.id, style="bold")
     heading.append(f": {mistake.title}")
-    parts = [heading, Text(mistake.evidence)]
+    parts = [heading, Text(without_control_characters(mistake.evidence))]
     if mistake.counterexample is not None:
         example = mistake.counterexample
         parts.append(Text("Smallest failing input found:", style="bold"))
@@ -101,7 +102,7 @@ def _output_block(report: Report) -> Group:
     shown = "\n".join(lines[:SHOWN_OUTPUT_LINES])
     more = len(lines) > SHOWN_OUTPUT_LINES or report.output_truncated
     title = Text("\nYour file printed:", style="bold")
-    body = Padding(Text(shown), (0, 0, 0, 2))
+    body = Padding(Text(without_control_characters(shown)), (0, 0, 0, 2))
     note = Text("  (output cut off here)", style="dim") if more else Text("")
     return Group(title, body, note)
 

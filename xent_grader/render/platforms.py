@@ -26,8 +26,6 @@ def _summary_text(report: Report) -> str:
     lines = [f"{report.score:g}/{report.max_score:g} ({report.status}) for {Path(report.path).name}; seed {report.seed}."]
     if report.status_message:
         lines.append(report.status_message)
-    for mistake in report.mistakes:
-        lines.append(f"{mistake.id}: {mistake.evidence} Hint: {mistake.hint}")
     return "\n".join(lines)
 
 

@@ -90,7 +90,10 @@ def _tensor_specs(header: dict, max_tensor_bytes: int) -> list[tuple[str, torch.
 
 
 class FrameDecoder:
-    """Incremental decoder: feed it bytes as they arrive, take whole frames out."""
+    """Incremental decoder: feed it bytes as they arrive, take whole frames out.
+
+    ``max_tensor_bytes`` caps each tensor and also all tensors of one frame together.
+    """
 
     def __init__(self, max_tensor_bytes: int) -> None:
         self.max_tensor_bytes = max_tensor_bytes
@@ -114,7 +117,10 @@ class FrameDecoder:
             return None
         header = _parse_header(bytes(self.buffer[start : start + header_length]))
         specs = _tensor_specs(header, self.max_tensor_bytes)
-        total = start + header_length + sum(nbytes for *_, nbytes in specs)
+        payload = sum(nbytes for *_, nbytes in specs)
+        if payload > self.max_tensor_bytes:
+            raise ProtocolError(f"frame carries {payload} bytes of tensors, over the cap of {self.max_tensor_bytes}")
+        total = start + header_length + payload
         if len(self.buffer) < total:
             return None
         offset = start + header_length

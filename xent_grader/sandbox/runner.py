@@ -20,7 +20,7 @@ from xent_grader.sandbox.forkserver import context as _context
 from xent_grader.sandbox.forkserver import main_module_not_rerun as _main_module_not_rerun
 from xent_grader.sandbox.forkserver import start_forkserver  # noqa: F401 - part of this module's API
 
-MAX_RESULT_TENSOR_BYTES = 1 << 30
+MAX_RESULT_TENSOR_BYTES = 256 << 20  # per result frame; the largest legitimate one is a few MiB
 DISPLAYED_OUTPUT_BYTES = 16 * 1024
 
 _active_pids: set[int] = set()
@@ -83,6 +83,8 @@ class SubmissionProcess:
         for reader in (self.result_reader, self.output_reader):
             os.set_blocking(reader.fileno(), False)
             self.selector.register(reader.fileno(), selectors.EVENT_READ, reader)
+        # The sentinel becomes readable when the process exits, even if descendants still hold its pipes.
+        self.selector.register(self.process.sentinel, selectors.EVENT_READ, None)
 
     @property
     def pid(self) -> int:
@@ -120,6 +122,9 @@ class SubmissionProcess:
             return False
 
     def _read(self, reader) -> None:
+        if reader is None:
+            self._on_exit()
+            return
         try:
             data = os.read(reader.fileno(), 1 << 20)
         except BlockingIOError:
@@ -136,6 +141,26 @@ class SubmissionProcess:
             self.frames.extend(self.decoder.feed(data))
         except codec.ProtocolError as error:
             self._fail("crashed", f"sent a malformed result frame ({error})")
+
+    def _on_exit(self) -> None:
+        """Handle the process's exit: keep the frames already sent, then fail if none is pending."""
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(self.process.sentinel)
+        while True:
+            try:
+                data = os.read(self.result_reader.fileno(), 1 << 20)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            try:
+                self.frames.extend(self.decoder.feed(data))
+            except codec.ProtocolError as error:
+                self._fail("crashed", f"sent a malformed result frame ({error})")
+                return
+        self._read_until_exit()
+        if not self.frames and self.failure is None:
+            self._fail_from_exit()
 
     def _capture_output(self, data: bytes) -> None:
         if not data:
@@ -213,6 +238,8 @@ class SubmissionProcess:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(reader.fileno())
             reader.close()
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(self.process.sentinel)
         self.request_writer.close()
         self.selector.close()
         self._end = RunEnd(
@@ -340,12 +367,31 @@ def _forkserver_pid() -> int | None:
 
 
 def _end_forkserver_orphans() -> None:
-    """Kill children of the forkserver that are not running submissions: escaped descendants."""
+    """Kill every descendant of the forkserver outside a running submission's tree: escaped processes.
+
+    Orphans reparent to the forkserver (a subreaper) one generation at a time, so the sweep repeats
+    until a pass finds nothing.
+    """
     server = _forkserver_pid()
     if server is None:
         return
-    with contextlib.suppress(psutil.Error):
-        for child in psutil.Process(server).children():
-            if child.pid not in _active_pids:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(child.pid, signal.SIGKILL)
+    for _ in range(20):
+        protected = set(_active_pids)
+        for pid in _active_pids:
+            protected.update(child.pid for child in _live_descendants(pid))
+        try:
+            strays = [p.pid for p in psutil.Process(server).children(recursive=True) if p.pid not in protected]
+        except psutil.Error:
+            return
+        live = [pid for pid in strays if _is_alive(pid)]
+        if not live:
+            return
+        _signal_all(set(live), signal.SIGKILL)
+        time.sleep(0.01)
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
