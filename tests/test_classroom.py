@@ -163,3 +163,42 @@ def test_run_as_unprivileged_user(tmp_path):
     assert grader_file.read_text() == "{}"
     assert "raises-error" in [m["id"] for m in row["mistakes"]]
     assert "PermissionError" in json.dumps(row["mistakes"])
+
+
+def test_odd_entries_each_get_a_row(tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    shutil.copy(SOLUTIONS / "cross-entropy" / "reference.py", folder / "a.py")
+    os.mkfifo(folder / "pipe.py")
+    os.symlink("/etc/passwd", folder / "passwd.py")
+    (folder / "dir.py").mkdir()
+    completed = subprocess.run(
+        grade_command(str(folder), "--format", "json", "--seed", "2", "--no-performance"),
+        capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    rows = rows_by_name(json.loads(completed.stdout))
+    assert sorted(rows) == ["a.py", "dir.py", "passwd.py", "pipe.py"]
+    assert rows["a.py"]["status"] == "ok"
+    assert "symbolic link" in rows["passwd.py"]["status_message"]
+    assert "not a regular file" in rows["pipe.py"]["status_message"]
+    assert "root:" not in json.dumps(rows["passwd.py"])
+
+
+@pytest.mark.parametrize(
+    ("cases", "message"),
+    [
+        ([{"logits": [[float("nan"), 1.0]], "targets": [0]}], "finite"),
+        ([{"logits": [[0.0, 1.0]], "targets": [5]}], "class index from 0 to 1"),
+        ([{"logits": [[0.0, 1.0], [2.0]], "targets": [0, 0]}], "same length"),
+        ([{"logits": [[0.0, 1.0]], "targets": [0], "check": "speed"}], "use one of"),
+    ],
+)
+def test_invalid_cases_file_is_usage_error(tmp_path, cases, message):
+    cases_file = tmp_path / "cases.json"
+    cases_file.write_text(json.dumps(cases))
+    completed = subprocess.run(
+        grade_command(str(SOLUTIONS / "cross-entropy" / "reference.py"), "--cases", str(cases_file)),
+        capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert completed.returncode == 2
+    assert message in completed.stderr.decode()
