@@ -13,6 +13,8 @@ import os
 import tempfile
 import time
 
+import torch
+
 
 from xent_grader.grading.cases import Case, CaseResult, parse_result
 from xent_grader.grading.evidence import Diagnosis
@@ -100,7 +102,9 @@ def smallest_failing(diagnosis: Diagnosis) -> CaseResult | None:
     return min(diagnosis.failing, key=lambda r: sum(t.numel() for t in r.case.tensors.values()))
 
 
-def format_counterexample(case: Case, result: CaseResult, expected: Expected, function_name: str) -> Counterexample:
+def format_counterexample(
+    case: Case, result: CaseResult, expected: Expected, function_name: str, mistake_id: str = ""
+) -> Counterexample:
     lines = ["import torch"]
     for name in [*case.args, *case.kwargs.values()]:
         if isinstance(name, str) and name in case.code:
@@ -115,7 +119,27 @@ def format_counterexample(case: Case, result: CaseResult, expected: Expected, fu
     arguments = [argument(value) for value in case.args]
     arguments += [f"{key}={argument(value)}" for key, value in case.kwargs.items()]
     lines.append(f"result = {function_name}({', '.join(arguments)})")
+    wrong_grad = _wrong_gradient_input(mistake_id, result, expected)
+    if wrong_grad is not None:
+        # For a gradient mistake the value matches, so show the gradient that differs.
+        lines += ["result.backward()", f"{wrong_grad}.grad"]
+        return Counterexample(
+            code="\n".join(lines),
+            expected=str(expected.grads[wrong_grad].to(case.tensors[wrong_grad].dtype)),
+            got=str(result.grads[wrong_grad].to(case.tensors[wrong_grad].dtype)),
+        )
     return Counterexample(code="\n".join(lines), expected=_expected_text(expected), got=_got_text(result))
+
+
+def _wrong_gradient_input(mistake_id: str, result: CaseResult, expected: Expected) -> str | None:
+    """Name the input whose gradient differs, for a gradient mistake whose gradients came back."""
+    if mistake_id != "wrong-gradient":
+        return None
+    for name in result.case.grad:
+        if name in result.grads and name in expected.grads:
+            if not torch.allclose(result.grads[name], expected.grads[name], rtol=1e-4, atol=1e-6, equal_nan=True):
+                return name
+    return None
 
 
 def _expected_text(expected: Expected) -> str:
@@ -132,6 +156,8 @@ def _got_text(result: CaseResult) -> str:
         shown = f" {value.item()!r}" if value is not None else ""
         return f"{described}{shown}"
     if value is None:
+        if result.value is not None and result.value.numel() <= 16:
+            return str(result.value.to(torch.float32))
         return f"a tensor of shape {result.shape}"
     extras = []
     if result.shape != ():

@@ -256,7 +256,7 @@ class _Grading:
             case, result = found
             expected = self.expected.get(case.id) if case.id in self.expected and case.check != "counterexample" else None
             example = counterexample.format_counterexample(
-                case, result, expected or self.problem.expected(case), self.function_name
+                case, result, expected or self.problem.expected(case), self.function_name, diagnosis.mistake.id
             )
             mistakes.append(replace(diagnosis.mistake, counterexample=example))
         return mistakes
