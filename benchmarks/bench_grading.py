@@ -47,7 +47,7 @@ def median_time(command: list[str], repeats: int) -> tuple[float, list[float]]:
 
 
 def class_folder(count: int, wrong_share: float) -> Path:
-    """A folder of ``count`` submissions: copies of the correct gallery, with a share of wrong ones."""
+    """Create a folder of ``count`` submissions: copies of the correct gallery, some of them wrong."""
     folder = Path(tempfile.mkdtemp(prefix="xent-bench-"))
     wrong_count = int(count * wrong_share)
     for index in range(count):

@@ -1,7 +1,8 @@
 """Grade many files at once: one row per file, whatever happens to it, in a pool of worker threads.
 
 Each thread drives one submission's process at a time, so ``jobs`` submissions run in parallel. A
-file that breaks anything in the grader still gets a row (status ``crashed``), so no file is lost.
+file that cannot be read gets a ``load-error`` row, and one that breaks the grader gets a
+``crashed`` row, so no file is lost.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ def grade_files(
     jobs: int,
     on_done: Callable[[Report], None] | None = None,
 ) -> list[Report]:
-    """Grade every file; return the reports in the order of ``files``.
+    """Grade every file and return the reports in the order of ``files``.
 
-    On KeyboardInterrupt the running submissions are ended and the reports finished so far are
-    returned; the interrupt is then raised again by the caller's check of ``interrupted``.
+    On KeyboardInterrupt the running submissions are ended, and BatchInterrupted is raised with the
+    reports finished so far.
     """
     reports: dict[int, Report] = {}
     # Every file is read before any submission runs, so a submission cannot rewrite a classmate's.

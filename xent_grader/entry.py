@@ -30,8 +30,9 @@ PR_SET_DUMPABLE = 4
 def _protect_process_files() -> None:
     """Make /proc/PID/environ, fd and cwd of the grader unreadable to processes of the same user.
 
-    A submission runs as the same user unless --run-as is given; without this it could read the
-    grader's environment variables or write into its stdout through /proc/PID/fd/1. Linux only.
+    A submission runs as the same user unless --run-as is given. Without this protection it could
+    read the grader's environment variables, or write into its stdout through /proc/PID/fd/1.
+    Linux only, and no protection against root, which can read every /proc entry.
     """
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)

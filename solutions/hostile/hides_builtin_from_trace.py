@@ -1,5 +1,5 @@
 """Reach F.cross_entropy through a name built at run time and call it with torch function modes
-switched off, so the run-time trace never sees it.
+switched off, so the run-time trace never records it.
 
 The values are right, but the source scan must still flag the trace being switched off.
 """

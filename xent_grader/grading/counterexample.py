@@ -3,8 +3,8 @@
 The problem supplies a Hypothesis strategy of small inputs. For cross-entropy these have few rows
 and classes, small integers first, then the special values the mistake needs. The submission's
 process evaluates each input, and Hypothesis shrinks the first failure to the simplest one that
-still fails. When the process is gone or the budget runs out, the
-smallest failing graded case stands in.
+still fails. When the process is gone or the budget runs out, the smallest failing graded case is
+used instead.
 """
 
 from __future__ import annotations

@@ -225,10 +225,10 @@ def leaves_processes(results: list[CaseResult], leftover_processes: int) -> Diag
 
 
 def not_vectorized(results: list[CaseResult], input_name: str) -> Diagnosis | None:
-    """Advisory: the number of torch calls grows with the input, the mark of a Python loop.
+    """Flag, as an advisory, a number of torch calls that grows with the input: a Python loop.
 
-    Vectorized code makes the same few calls whatever the shape, so the fewest and the most calls
-    over all cases differ by a handful; a loop over rows or classes multiplies them.
+    Vectorized code makes the same few calls whatever the shape, so the fewest and the largest call
+    counts over all cases differ by a handful. A loop over rows or classes multiplies them.
     """
     measured = [r for r in results if r.returned and r.call_count]
     if len(measured) < 2:

@@ -137,11 +137,20 @@ EVASION_NAMES = {
 BUILTIN_EVASIONS = {"exec", "eval", "compile", "__import__"}
 
 
+def _node_name(node: ast.AST) -> str | None:
+    """Return the attribute or plain name a node refers to, if it is one of those."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
 def find_trace_evasion(tree: ast.Module) -> list[Finding]:
     """Find code that hides work from the run-time trace or reads the grader's own files."""
     findings = []
     for node in ast.walk(tree):
-        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        name = _node_name(node)
         if isinstance(node, ast.alias):
             name = node.name.split(".")[0]
         builtin_only = name in BUILTIN_EVASIONS and not isinstance(node, ast.Name)

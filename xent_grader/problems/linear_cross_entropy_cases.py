@@ -179,7 +179,7 @@ def performance_case(seed: int) -> Case:
 def expected_loss(case: Case, row_chunk: int = 256) -> Expected:
     """Compute F.cross_entropy(hidden @ weight.T, targets) and its gradients in float64.
 
-    The rows go ``row_chunk`` at a time, so the grader never holds the full float64 logits: the
+    The rows go ``row_chunk`` at a time, so the grader never keeps the full float64 logits: the
     mean over N is the sum of each chunk's summed losses divided by N, and so are the gradients.
     """
     hidden = case.tensors["hidden"].detach().to(torch.float64, copy=True).requires_grad_(True)

@@ -13,7 +13,7 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: to
 
 
 def cross_entropy_grad(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The gradient of F.cross_entropy's mean w.r.t. the logits, by autograd."""
+    """Compute the gradient of F.cross_entropy's mean w.r.t. the logits with autograd."""
     with torch.enable_grad():
         leaf = logits.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(F.cross_entropy(leaf, targets), leaf)

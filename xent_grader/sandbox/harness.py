@@ -2,7 +2,7 @@
 
 The grader starts this process from a clean forkserver that preloaded torch and this module, so
 the submission's process never contains an expected value. ``run_submission`` locks the process down,
-loads the submission from source, then answers call requests from the grader, one frame each way.
+loads the submission from source, then serves call requests from the grader, one frame each way.
 Every frame it sends is untrusted data to the grader, which validates it and judges only the
 numbers in it.
 """

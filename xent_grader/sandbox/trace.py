@@ -1,6 +1,6 @@
 """Run-time trace of the torch functions a submission's call reaches.
 
-Runs in the submission's process. A TorchFunctionMode sees every public torch function and Tensor
+Runs in the submission's process. A TorchFunctionMode records every public torch function and Tensor
 method the submission calls, however it was reached: an alias, ``getattr`` with a built string,
 ``importlib``, ``nn.CrossEntropyLoss``, ``torch._C._nn`` bindings and ``torch.ops.aten`` operators
 (checked with torch 2.13). Calls made inside a torch function are not counted, so the counts are

@@ -12,8 +12,8 @@ from xent_grader.sandbox import harness  # noqa: F401 - preloads torch and the h
 
 PR_SET_CHILD_SUBREAPER = 36
 
-# As a subreaper the forkserver also reaps orphans it did not fork, which multiprocessing reports
-# with a warning on the grader's terminal; the grader ends and accounts for those orphans itself.
+# As a subreaper the forkserver also reaps orphans it did not fork, and multiprocessing warns about
+# each one on the grader's terminal. The grader ends and accounts for those orphans itself.
 warnings.filterwarnings("ignore", message="forkserver: waitpid returned")
 
 try:
